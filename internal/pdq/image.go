@@ -1,0 +1,287 @@
+package pdq
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+)
+
+// Mode chooses how an image reaches the PDQ core.
+type Mode int
+
+const (
+	// Full hashes at full resolution, as the Java reference and the pdqhash
+	// package behind HMA and python-threatexchange do. It is the default.
+	Full Mode = iota
+	// CLI512 first squashes images larger than 512 px on a side to 512x512 by
+	// nearest neighbour, as Meta's pdq-photo-hasher does.
+	CLI512
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Full:
+		return "full"
+	case CLI512:
+		return "cli512"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode reads "full" or "cli512".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "full", "":
+		return Full, nil
+	case "cli512":
+		return CLI512, nil
+	}
+	return 0, fmt.Errorf("pdq: unknown mode %q (want full or cli512)", s)
+}
+
+const cliSquash = 512
+
+// HashImage hashes an image in the given mode. Alpha is ignored (the stored,
+// non-premultiplied colour is used) and so is EXIF orientation, as in the
+// reference. Sixteen-bit samples are reduced to their high byte: the
+// reference keeps the low byte, which yields noise (see NOTES.md, section 0).
+func (h *Hasher) HashImage(img image.Image, mode Mode, dihedral bool) (Result, *Dihedral) {
+	b := img.Bounds()
+	w, ht := b.Dx(), b.Dy()
+	if mode == CLI512 && (w > cliSquash || ht > cliSquash) {
+		luma := h.lumaBuf(cliSquash * cliSquash)
+		squashLuma(img, luma)
+		return h.HashLuma(luma, cliSquash, cliSquash, dihedral)
+	}
+	luma := h.lumaBuf(w * ht)
+	Luma(img, luma)
+	return h.HashLuma(luma, ht, w, dihedral)
+}
+
+func (h *Hasher) lumaBuf(n int) []float32 {
+	if cap(h.luma) < n {
+		h.luma = make([]float32, n)
+	}
+	return h.luma[:n]
+}
+
+// lumaRGB is the reference's luminance: float32 coefficients, evaluated left
+// to right, each product rounded before the sum so no FMA is fused.
+func lumaRGB(r, g, b uint8) float32 {
+	y := float32(0.299*float32(r)) + float32(0.587*float32(g))
+	return y + float32(0.114*float32(b))
+}
+
+// greyFix turns RGB-path luma of an all-grey image back into grey levels.
+// ImageMagick hands the reference a grey PNM whenever every pixel is grey,
+// and the grey path takes the byte value itself as luma; the RGB path is
+// within a few ulps of it, so rounding recovers the level.
+func greyFix(dst []float32) {
+	for i, v := range dst {
+		dst[i] = float32(int(v + 0.5))
+	}
+}
+
+// Luma fills dst (width*height, row-major) with the reference's luminance of
+// img.
+func Luma(img image.Image, dst []float32) {
+	b := img.Bounds()
+	w := b.Dx()
+	grey := true
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := range b.Dy() {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			row := m.Pix[o : o+w]
+			out := dst[y*w : (y+1)*w]
+			for x, v := range row {
+				out[x] = float32(v)
+			}
+		}
+		return
+	case *image.Gray16:
+		for y := range b.Dy() {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			row := m.Pix[o : o+2*w]
+			out := dst[y*w : (y+1)*w]
+			for x := range out {
+				out[x] = float32(row[2*x])
+			}
+		}
+		return
+	case *image.YCbCr:
+		grey = lumaYCbCr(m, dst)
+	default:
+		rows := newRowReader(img)
+		rgb := make([]uint8, 3*w)
+		for y := range b.Dy() {
+			rows(y, rgb)
+			out := dst[y*w : (y+1)*w]
+			for x := range out {
+				r, g, bl := rgb[3*x], rgb[3*x+1], rgb[3*x+2]
+				if r != g || g != bl {
+					grey = false
+				}
+				out[x] = lumaRGB(r, g, bl)
+			}
+		}
+	}
+	if grey {
+		greyFix(dst)
+	}
+}
+
+// lumaYCbCr converts with image/color's exact integer YCbCr->RGB formula.
+func lumaYCbCr(m *image.YCbCr, dst []float32) bool {
+	b := m.Rect
+	w := b.Dx()
+	grey := true
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		out := dst[(y-b.Min.Y)*w : (y-b.Min.Y+1)*w]
+		yi := m.YOffset(b.Min.X, y)
+		ci0 := m.COffset(b.Min.X, y)
+		ys := m.Y[yi : yi+w]
+		var shift uint
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			shift = 1
+		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+			shift = 2
+		}
+		x0 := b.Min.X
+		for x, yy := range ys {
+			ci := ci0 + ((x+x0)>>shift - x0>>shift)
+			cb, cr := m.Cb[ci], m.Cr[ci]
+			var r, g, bl uint8
+			if cb == 128 && cr == 128 {
+				r, g, bl = yy, yy, yy
+			} else {
+				r, g, bl = color.YCbCrToRGB(yy, cb, cr)
+				if r != g || g != bl {
+					grey = false
+				}
+			}
+			out[x] = lumaRGB(r, g, bl)
+		}
+	}
+	return grey
+}
+
+// squashLuma fills dst (512x512) with the luma of the nearest-neighbour
+// squash of pdq-photo-hasher: source index floor(x*W/512.0), in double.
+// Whether the PNM was grey depends on the whole image, not the sample.
+func squashLuma(img image.Image, dst []float32) {
+	b := img.Bounds()
+	w, ht := b.Dx(), b.Dy()
+	rows := newRowReader(img)
+	rgb := make([]uint8, 3*w)
+	sx := make([]int, cliSquash)
+	for x := range cliSquash {
+		sx[x] = int(float64(x) * float64(w) / cliSquash)
+	}
+	grey := true
+	next := 0 // next output row
+	for y := range ht {
+		rows(y, rgb)
+		if grey {
+			for x := range w {
+				if rgb[3*x] != rgb[3*x+1] || rgb[3*x+1] != rgb[3*x+2] {
+					grey = false
+					break
+				}
+			}
+		}
+		for next < cliSquash && int(float64(next)*float64(ht)/cliSquash) == y {
+			out := dst[next*cliSquash : (next+1)*cliSquash]
+			for x, s := range sx {
+				out[x] = lumaRGB(rgb[3*s], rgb[3*s+1], rgb[3*s+2])
+			}
+			next++
+		}
+	}
+	if grey {
+		greyFix(dst)
+	}
+}
+
+// newRowReader returns a function filling an RGB row (3 bytes a pixel) of
+// img with its non-premultiplied 8-bit colour, alpha dropped.
+func newRowReader(img image.Image) func(y int, rgb []uint8) {
+	b := img.Bounds()
+	w := b.Dx()
+	switch m := img.(type) {
+	case *image.NRGBA:
+		return func(y int, rgb []uint8) {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			row := m.Pix[o : o+4*w]
+			for x := range w {
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+			}
+		}
+	case *image.RGBA:
+		return func(y int, rgb []uint8) {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			row := m.Pix[o : o+4*w]
+			for x := range w {
+				r, g, bl, a := row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]
+				if a != 255 && a != 0 {
+					r, g, bl = unpremul(r, a), unpremul(g, a), unpremul(bl, a)
+				}
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = r, g, bl
+			}
+		}
+	case *image.Gray:
+		return func(y int, rgb []uint8) {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			for x, v := range m.Pix[o : o+w] {
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = v, v, v
+			}
+		}
+	case *image.Paletted:
+		pal := make([][3]uint8, 256)
+		for i, c := range m.Palette {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			pal[i] = [3]uint8{n.R, n.G, n.B}
+		}
+		return func(y int, rgb []uint8) {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			for x, idx := range m.Pix[o : o+w] {
+				p := pal[idx]
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = p[0], p[1], p[2]
+			}
+		}
+	case *image.YCbCr:
+		return func(y int, rgb []uint8) {
+			for x := range w {
+				c := m.YCbCrAt(b.Min.X+x, b.Min.Y+y)
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+			}
+		}
+	case *image.NYCbCrA:
+		return func(y int, rgb []uint8) {
+			for x := range w {
+				c := m.YCbCrAt(b.Min.X+x, b.Min.Y+y)
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+			}
+		}
+	case *image.CMYK:
+		return func(y int, rgb []uint8) {
+			o := m.PixOffset(b.Min.X, b.Min.Y+y)
+			row := m.Pix[o : o+4*w]
+			for x := range w {
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = color.CMYKToRGB(row[4*x], row[4*x+1], row[4*x+2], row[4*x+3])
+			}
+		}
+	}
+	// Generic path, including 16-bit types: non-premultiplied, high byte.
+	return func(y int, rgb []uint8) {
+		for x := range w {
+			c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+			rgb[3*x], rgb[3*x+1], rgb[3*x+2] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8)
+		}
+	}
+}
+
+func unpremul(c, a uint8) uint8 {
+	return uint8(min(255, (uint32(c)*255+uint32(a)/2)/uint32(a)))
+}
