@@ -3,19 +3,22 @@ module github.com/ivid-project/ivid
 go 1.26.0
 
 require (
+	github.com/evanoberholster/imagemeta v0.3.1
+	github.com/gen2brain/heic v0.4.5
+	github.com/rs/zerolog v1.29.0
+	github.com/spf13/cobra v1.10.2
+	golang.org/x/image v0.47.0
+)
+
+require (
 	github.com/ebitengine/purego v0.8.3 // indirect
-	github.com/evanoberholster/imagemeta v0.3.1 // indirect
-	github.com/gen2brain/heic v0.4.5 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mattn/go-colorable v0.1.13 // indirect
 	github.com/mattn/go-isatty v0.0.17 // indirect
 	github.com/philhofer/fwd v1.1.2 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/rs/zerolog v1.29.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/tetratelabs/wazero v1.9.0 // indirect
 	github.com/tinylib/msgp v1.1.8 // indirect
-	golang.org/x/image v0.47.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )

@@ -1,0 +1,249 @@
+// Package filehash turns a file into a Record: size, content type, MD5, SHA-1
+// and SHA-256 in one pass over the bytes, and for images PDQ and EXIF.
+package filehash
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/media"
+	"github.com/ivid-project/ivid/internal/pdq"
+)
+
+// Kind is the broad class of a file.
+type Kind string
+
+const (
+	Image Kind = "image"
+	Video Kind = "video"
+	Other Kind = "other"
+)
+
+// Record is everything ivid learns about one file's content.
+type Record struct {
+	Path     string          `json:"path"`
+	Size     int64           `json:"size"`
+	MIME     string          `json:"mime"`
+	Kind     Kind            `json:"kind"`
+	MD5      string          `json:"md5"`
+	SHA1     string          `json:"sha1"`
+	SHA256   string          `json:"sha256"`
+	Width    int             `json:"width,omitempty"`
+	Height   int             `json:"height,omitempty"`
+	PDQ      *pdq.Hash       `json:"pdq,omitempty"`
+	Quality  *int            `json:"pdq_quality,omitempty"`
+	Dihedral *Dihedral       `json:"pdq_dihedral,omitempty"`
+	Metadata *media.Metadata `json:"metadata,omitempty"`
+	// Error says why the content could not be fully hashed; digests are
+	// still filled whenever the bytes could be read.
+	Error string `json:"error,omitempty"`
+}
+
+// Dihedral names the eight rotation and flip hashes as the reference does.
+type Dihedral struct {
+	Orig   pdq.Hash `json:"orig"`
+	Rot90  pdq.Hash `json:"rot90"`
+	Rot180 pdq.Hash `json:"rot180"`
+	Rot270 pdq.Hash `json:"rot270"`
+	FlipX  pdq.Hash `json:"flipx"`
+	FlipY  pdq.Hash `json:"flipy"`
+	FlipP  pdq.Hash `json:"flipp"`
+	FlipM  pdq.Hash `json:"flipm"`
+}
+
+// All returns the hashes in the reference's order.
+func (d *Dihedral) All() [8]pdq.Hash {
+	return [8]pdq.Hash{d.Orig, d.Rot90, d.Rot180, d.Rot270, d.FlipX, d.FlipY, d.FlipP, d.FlipM}
+}
+
+// Options configure a Hasher.
+type Options struct {
+	Mode      pdq.Mode
+	Dihedral  bool
+	MaxPixels int64 // decompression-bomb limit; 0 means media.DefaultMaxPixels
+	// MaxImageBytes is the largest image file read into memory for
+	// decoding; larger ones get digests only. 0 means 512 MiB.
+	MaxImageBytes int64
+}
+
+// Timing is the time spent in each stage for one file.
+type Timing struct {
+	Read   time.Duration // reading and digests
+	Decode time.Duration
+	PDQ    time.Duration // luma, filter, DCT
+}
+
+// Add accumulates another file's timing.
+func (t *Timing) Add(o Timing) { t.Read += o.Read; t.Decode += o.Decode; t.PDQ += o.PDQ }
+
+// Hasher hashes files one at a time; it keeps scratch buffers, so use one
+// per goroutine.
+type Hasher struct {
+	opts              Options
+	pdq               pdq.Hasher
+	buf               bytes.Buffer
+	md5, sha1, sha256 hash.Hash
+}
+
+// New returns a Hasher with the given options.
+func New(opts Options) *Hasher {
+	if opts.MaxImageBytes <= 0 {
+		opts.MaxImageBytes = 512 << 20
+	}
+	return &Hasher{opts: opts, md5: md5.New(), sha1: sha1.New(), sha256: sha256.New()}
+}
+
+// ErrNotRegular is returned for directories, devices, FIFOs and sockets.
+var ErrNotRegular = errors.New("not a regular file")
+
+// File hashes the file at path, opened read-only and without updating its
+// access time where the system allows. The error is non-nil when the file
+// could not be read or its content could not be fully hashed; in the latter
+// case the Record still holds its digests and says why in Error.
+func (h *Hasher) File(path string) (Record, Timing, error) {
+	// Stat before opening: opening a FIFO would block.
+	if fi, err := os.Stat(path); err != nil {
+		return Record{Path: path}, Timing{}, err
+	} else if !fi.Mode().IsRegular() {
+		return Record{Path: path}, Timing{}, fmt.Errorf("%w (%s)", ErrNotRegular, fileType(fi.Mode()))
+	}
+	f, err := openEvidence(path)
+	if err != nil {
+		return Record{Path: path}, Timing{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Record{Path: path}, Timing{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return Record{Path: path}, Timing{}, fmt.Errorf("%w (%s)", ErrNotRegular, fileType(fi.Mode()))
+	}
+	return h.Reader(path, f, fi.Size())
+}
+
+// Reader hashes content read from r; size is its length or -1 if unknown.
+func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, error) {
+	rec := Record{Path: name}
+	var tm Timing
+	start := time.Now()
+	h.md5.Reset()
+	h.sha1.Reset()
+	h.sha256.Reset()
+	digests := io.MultiWriter(h.md5, h.sha1, h.sha256)
+
+	// Sniff, then either keep the whole content for decoding or stream it.
+	h.buf.Reset()
+	if _, err := io.CopyN(&h.buf, r, media.SniffLen); err != nil && err != io.EOF {
+		return rec, tm, fmt.Errorf("read: %w", err)
+	}
+	rec.MIME = media.Sniff(h.buf.Bytes())
+	keep := media.IsImage(rec.MIME) && (size < 0 || size <= h.opts.MaxImageBytes)
+	var n int64
+	var err error
+	if keep {
+		if size > 0 {
+			h.buf.Grow(int(size) - h.buf.Len())
+		}
+		_, err = io.Copy(&h.buf, io.LimitReader(r, h.opts.MaxImageBytes+1-int64(h.buf.Len())))
+		n = int64(h.buf.Len())
+		digests.Write(h.buf.Bytes())
+		if err == nil && n > h.opts.MaxImageBytes {
+			// Content from a stream turned out too large to decode.
+			keep = false
+			var m int64
+			m, err = io.Copy(digests, r)
+			n += m
+		}
+	} else {
+		digests.Write(h.buf.Bytes())
+		var m int64
+		m, err = io.Copy(digests, r)
+		n = int64(h.buf.Len()) + m
+	}
+	if err != nil {
+		return rec, tm, fmt.Errorf("read: %w", err)
+	}
+	if size >= 0 && n != size {
+		return rec, tm, fmt.Errorf("read: file changed while being read (%d bytes, expected %d)", n, size)
+	}
+	rec.Size = n
+	rec.MD5 = hex.EncodeToString(h.md5.Sum(nil))
+	rec.SHA1 = hex.EncodeToString(h.sha1.Sum(nil))
+	rec.SHA256 = hex.EncodeToString(h.sha256.Sum(nil))
+	tm.Read = time.Since(start)
+
+	switch {
+	case media.IsVideo(rec.MIME):
+		rec.Kind = Video
+		return rec, tm, nil
+	case !media.IsImage(rec.MIME):
+		rec.Kind = Other
+		return rec, tm, nil
+	}
+	rec.Kind = Image
+	if !keep {
+		err := fmt.Errorf("%w: %d bytes is above the %d-byte image limit", media.ErrTooLarge, n, h.opts.MaxImageBytes)
+		rec.Error = err.Error()
+		return rec, tm, err
+	}
+	data := h.buf.Bytes()
+	if md, err := media.ReadMetadata(data, rec.MIME); err == nil && !md.IsZero() {
+		rec.Metadata = &md
+	}
+	start = time.Now()
+	img, err := media.Decode(data, rec.MIME, h.opts.MaxPixels)
+	tm.Decode = time.Since(start)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec, tm, err
+	}
+	start = time.Now()
+	b := img.Bounds()
+	rec.Width, rec.Height = b.Dx(), b.Dy()
+	res, dih := h.pdq.HashImage(img, h.opts.Mode, h.opts.Dihedral)
+	tm.PDQ = time.Since(start)
+	rec.PDQ, rec.Quality = &res.Hash, &res.Quality
+	if dih != nil {
+		rec.Dihedral = &Dihedral{dih[0], dih[1], dih[2], dih[3], dih[4], dih[5], dih[6], dih[7]}
+	}
+	return rec, tm, nil
+}
+
+// openEvidence opens read-only, asking the kernel not to update the access
+// time (O_NOATIME is refused for files the caller does not own; then it
+// falls back to a plain read-only open).
+func openEvidence(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoATime|oNonBlock, 0)
+	if err != nil && oNoATime != 0 {
+		f, err = os.OpenFile(path, os.O_RDONLY|oNonBlock, 0)
+	}
+	return f, err
+}
+
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "block device"
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
+	}
+	return m.Type().String()
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package filehash
+
+const (
+	oNoATime  = 0
+	oNonBlock = 0
+)
