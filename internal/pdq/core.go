@@ -40,8 +40,10 @@ var DihedralNames = [8]string{"orig", "rot90", "rot180", "rot270", "flipx", "fli
 // one Hasher per goroutine avoids re-allocating megabytes per image.
 // The zero value is ready to use.
 type Hasher struct {
-	tmp  []float32
-	luma []float32
+	tmp    []float32
+	line   []float32
+	cols64 []float32
+	luma   []float32
 }
 
 // HashLuma hashes a row-major luma buffer of rows*cols values, exactly as the
@@ -70,8 +72,7 @@ func (h *Hasher) HashLuma(luma []float32, rows, cols int, dihedral bool) (Result
 			return r, nil
 		}
 	}
-	h.jarosz(luma, rows, cols)
-	decimate(luma, rows, cols, &buf64)
+	h.filterDecimate(luma, rows, cols, &buf64)
 	q := quality(&buf64)
 	var b [16][16]float32
 	dct64To16(&buf64, &b)
@@ -87,132 +88,6 @@ func (h *Hasher) HashLuma(luma []float32, rows, cols int, dihedral bool) (Result
 
 // windowSize is the reference's computeJaroszFilterWindowSize for a 64 output.
 func windowSize(dim int) int { return (dim + 127) / 128 }
-
-// jarosz applies the reference's two passes of separable box filters in
-// place. The running sums must stay exactly as the reference orders them:
-// any rewrite (reciprocal multiply, fresh sum per window) changes the rounding.
-func (h *Hasher) jarosz(buf []float32, rows, cols int) {
-	n := rows * cols
-	if cap(h.tmp) < n {
-		h.tmp = make([]float32, n)
-	}
-	tmp := h.tmp[:n]
-	wr := windowSize(cols) // along rows
-	wc := windowSize(rows) // along columns
-	for range 2 {
-		for r := range rows {
-			box1D(buf[r*cols:(r+1)*cols], tmp[r*cols:(r+1)*cols], wr)
-		}
-		boxColumns(tmp, buf, rows, cols, wc)
-	}
-}
-
-// box1D is the reference's box1DFloat with stride 1.
-func box1D(in, out []float32, w int) {
-	n := len(in)
-	half := (w + 2) / 2
-	var sum float32
-	count := 0
-	ri, li, oi := 0, 0, 0
-	for range half - 1 {
-		sum += in[ri]
-		count++
-		ri++
-	}
-	for range w - half + 1 {
-		sum += in[ri]
-		count++
-		out[oi] = sum / float32(count)
-		ri++
-		oi++
-	}
-	fc := float32(count)
-	for range n - w {
-		sum += in[ri]
-		sum -= in[li]
-		out[oi] = sum / fc
-		li++
-		ri++
-		oi++
-	}
-	for range half - 1 {
-		sum -= in[li]
-		count--
-		out[oi] = sum / float32(count)
-		li++
-		oi++
-	}
-}
-
-// boxColumns runs box1D down every column of in at once, row by row, so that
-// memory is read in order; each column's sum sees the same operations in the
-// same order as the reference's strided pass.
-func boxColumns(in, out []float32, rows, cols, w int) {
-	half := (w + 2) / 2
-	sums := make([]float32, cols)
-	count := 0
-	ri, li, oi := 0, 0, 0
-	row := func(i int) []float32 { return in[i*cols : (i+1)*cols] }
-	orow := func(i int) []float32 { return out[i*cols : (i+1)*cols] }
-	for range half - 1 {
-		for j, v := range row(ri) {
-			sums[j] += v
-		}
-		count++
-		ri++
-	}
-	for range w - half + 1 {
-		count++
-		fc := float32(count)
-		o := orow(oi)
-		for j, v := range row(ri) {
-			sums[j] += v
-			o[j] = sums[j] / fc
-		}
-		ri++
-		oi++
-	}
-	fc := float32(count)
-	for range rows - w {
-		o := orow(oi)
-		add, sub := row(ri), row(li)
-		sums := sums[:len(add)]
-		sub = sub[:len(add)]
-		o = o[:len(add)]
-		for j, v := range add {
-			s := sums[j] + v
-			s -= sub[j]
-			sums[j] = s
-			o[j] = s / fc
-		}
-		li++
-		ri++
-		oi++
-	}
-	for range half - 1 {
-		count--
-		fc := float32(count)
-		o := orow(oi)
-		for j, v := range row(li) {
-			sums[j] -= v
-			o[j] = sums[j] / fc
-		}
-		li++
-		oi++
-	}
-}
-
-// decimate samples the filtered buffer at the reference's 64x64 points; the
-// index arithmetic is in double, as in the C++.
-func decimate(in []float32, rows, cols int, out *[64 * 64]float32) {
-	for i := range 64 {
-		ini := int(((float64(i) + 0.5) * float64(rows)) / 64)
-		for j := range 64 {
-			inj := int(((float64(j) + 0.5) * float64(cols)) / 64)
-			out[i*64+j] = in[ini*cols+inj]
-		}
-	}
-}
 
 // quality is the reference's gradient sum, in float32 with truncation.
 func quality(a *[64 * 64]float32) int {

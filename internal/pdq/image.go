@@ -65,11 +65,23 @@ func (h *Hasher) lumaBuf(n int) []float32 {
 	return h.luma[:n]
 }
 
-// lumaRGB is the reference's luminance: float32 coefficients, evaluated left
-// to right, each product rounded before the sum so no FMA is fused.
+// lumaTab holds the reference's float32 products 0.299f*v, 0.587f*v and
+// 0.114f*v for every byte value v, so that luma is two additions.
+var lumaTab = func() (t [3][256]float32) {
+	for v := range 256 {
+		f := float32(v)
+		t[0][v] = float32(0.299 * f)
+		t[1][v] = float32(0.587 * f)
+		t[2][v] = float32(0.114 * f)
+	}
+	return t
+}()
+
+// lumaRGB is the reference's luminance, evaluated left to right in float32:
+// (0.299f*R + 0.587f*G) + 0.114f*B. With the products tabulated, no fused
+// multiply-add can creep in.
 func lumaRGB(r, g, b uint8) float32 {
-	y := float32(0.299*float32(r)) + float32(0.587*float32(g))
-	return y + float32(0.114*float32(b))
+	return lumaTab[0][r] + lumaTab[1][g] + lumaTab[2][b]
 }
 
 // greyFix turns RGB-path luma of an all-grey image back into grey levels.
@@ -131,40 +143,68 @@ func Luma(img image.Image, dst []float32) {
 	}
 }
 
-// lumaYCbCr converts with image/color's exact integer YCbCr->RGB formula.
+// lumaYCbCr converts with image/color's integer YCbCr->RGB formula (JFIF
+// coefficients scaled by 2^16, rounding term 257*Y), inlined for speed.
 func lumaYCbCr(m *image.YCbCr, dst []float32) bool {
 	b := m.Rect
 	w := b.Dx()
-	grey := true
+	var shift uint
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		shift = 1
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		shift = 2
+	}
+	x0 := b.Min.X
+	var diff uint8
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		out := dst[(y-b.Min.Y)*w : (y-b.Min.Y+1)*w]
-		yi := m.YOffset(b.Min.X, y)
-		ci0 := m.COffset(b.Min.X, y)
+		yi := m.YOffset(x0, y)
+		ci0 := m.COffset(x0, y)
 		ys := m.Y[yi : yi+w]
-		var shift uint
-		switch m.SubsampleRatio {
-		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
-			shift = 1
-		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
-			shift = 2
-		}
-		x0 := b.Min.X
-		for x, yy := range ys {
-			ci := ci0 + ((x+x0)>>shift - x0>>shift)
-			cb, cr := m.Cb[ci], m.Cr[ci]
-			var r, g, bl uint8
-			if cb == 128 && cr == 128 {
-				r, g, bl = yy, yy, yy
-			} else {
-				r, g, bl = color.YCbCrToRGB(yy, cb, cr)
-				if r != g || g != bl {
-					grey = false
+		cw := (x0+w-1)>>shift - x0>>shift + 1
+		cbs, crs := m.Cb[ci0:ci0+cw], m.Cr[ci0:ci0+cw]
+		if shift == 1 && x0%2 == 0 {
+			// Two pixels share each chroma sample (4:2:0 and 4:2:2).
+			for c := range w / 2 {
+				cb1, cr1 := int32(cbs[c])-128, int32(crs[c])-128
+				dr, dg, db := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+				for k := 2 * c; k < 2*c+2; k++ {
+					yy1 := int32(ys[k]) * 0x10101
+					r, g, bl := clamp16(yy1+dr), clamp16(yy1+dg), clamp16(yy1+db)
+					diff |= (r ^ g) | (g ^ bl)
+					out[k] = lumaTab[0][r] + lumaTab[1][g] + lumaTab[2][bl]
 				}
 			}
-			out[x] = lumaRGB(r, g, bl)
+			if w%2 == 1 {
+				diff |= yccLuma(ys[w-1], cbs[w/2], crs[w/2], &out[w-1])
+			}
+			continue
+		}
+		for x, yy := range ys {
+			c := (x+x0)>>shift - x0>>shift
+			diff |= yccLuma(yy, cbs[c], crs[c], &out[x])
 		}
 	}
-	return grey
+	return diff == 0
+}
+
+// yccLuma stores the luma of one YCbCr pixel and returns a non-zero value
+// if the pixel is not grey.
+func yccLuma(yy, cb, cr uint8, out *float32) uint8 {
+	cb1, cr1 := int32(cb)-128, int32(cr)-128
+	yy1 := int32(yy) * 0x10101
+	r := clamp16(yy1 + 91881*cr1)
+	g := clamp16(yy1 - 22554*cb1 - 46802*cr1)
+	bl := clamp16(yy1 + 116130*cb1)
+	*out = lumaTab[0][r] + lumaTab[1][g] + lumaTab[2][bl]
+	return (r ^ g) | (g ^ bl)
+}
+
+// clamp16 takes a 16.16 fixed-point value to a byte, saturating, without
+// branches (min and max compile to conditional moves).
+func clamp16(v int32) uint8 {
+	return uint8(min(max(v>>16, 0), 255))
 }
 
 // squashLuma fills dst (512x512) with the luma of the nearest-neighbour

@@ -7,6 +7,7 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,6 +198,32 @@ func TestTooSmall(t *testing.T) {
 		r, d := h.HashImage(img, Full, true)
 		if !r.Hash.IsZero() || r.Quality != 0 || d == nil || *d != (Dihedral{}) {
 			t.Errorf("%v: got %v q%d, want zero hash, quality 0", sz, r.Hash, r.Quality)
+		}
+	}
+}
+
+// TestReciprocalDivision: a float64 multiply by the reciprocal of a small
+// integer, rounded once to float32, equals float32 division exactly. The
+// filter relies on it for speed.
+func TestReciprocalDivision(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for n := range 2_000_000 {
+		c := 1 + r.IntN(200)
+		var x float32
+		switch n % 3 {
+		case 0:
+			x = float32(r.Float64() * 255 * float64(c))
+		case 1:
+			x = math.Float32frombits(r.Uint32()) // any bits, including huge and tiny
+		default:
+			x = float32(r.IntN(255*c)) + float32(r.IntN(1<<10))/1024
+		}
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			continue
+		}
+		want := x / float32(c)
+		if got := div(x, c); got != want && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+			t.Fatalf("%g / %d: got %g, want %g", x, c, got, want)
 		}
 	}
 }

@@ -1,0 +1,228 @@
+package filehash
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/media"
+)
+
+const mediaTestdata = "../media/testdata"
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// evidenceTree builds a folder of photos, a corrupt file, a bomb, a text
+// file, a FIFO and a symbolic link.
+func evidenceTree(t *testing.T) string {
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(mediaTestdata, "sample.png"), filepath.Join(dir, "a", "photo.png"))
+	copyFile(t, filepath.Join(mediaTestdata, "exif-full.jpg"), filepath.Join(dir, "a", "camera.jpg"))
+	copyFile(t, filepath.Join(mediaTestdata, "truncated.jpg"), filepath.Join(dir, "b", "broken.jpg"))
+	copyFile(t, filepath.Join(mediaTestdata, "bomb-60000x60000.png"), filepath.Join(dir, "b", "bomb.png"))
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("benign text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "a", "photo.png"), filepath.Join(dir, "link.png")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func hashTree(t *testing.T, dir string, workers int, wo WalkOptions) []Result {
+	t.Helper()
+	jobs := make(chan Job)
+	go Walk(context.Background(), []string{dir}, wo, jobs)
+	var out []Result
+	err := Run(context.Background(), jobs, workers, Options{}, func(r Result) error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRunTree(t *testing.T) {
+	dir := evidenceTree(t)
+	results := hashTree(t, dir, 3, WalkOptions{Recursive: true})
+	type want struct {
+		err  error
+		kind Kind
+		pdq  bool
+	}
+	wants := map[string]want{
+		"a/camera.jpg": {nil, Image, true},
+		"a/photo.png":  {nil, Image, true},
+		"b/bomb.png":   {media.ErrTooLarge, Image, false},
+		"b/broken.jpg": {media.ErrCorrupt, Image, false},
+		"link.png":     {ErrSymlink, "", false},
+		"notes.txt":    {nil, Other, false},
+		"pipe":         {ErrNotRegular, "", false},
+	}
+	order := []string{"a/camera.jpg", "a/photo.png", "b/bomb.png", "b/broken.jpg", "link.png", "notes.txt", "pipe"}
+	if len(results) != len(order) {
+		t.Fatalf("got %d results, want %d", len(results), len(order))
+	}
+	for i, r := range results {
+		rel, _ := filepath.Rel(dir, r.Record.Path)
+		if rel != order[i] {
+			t.Errorf("result %d is %s, want %s (order must be stable)", i, rel, order[i])
+			continue
+		}
+		w := wants[rel]
+		if !errors.Is(r.Err, w.err) {
+			t.Errorf("%s: err %v, want %v", rel, r.Err, w.err)
+		}
+		if r.Record.Kind != w.kind {
+			t.Errorf("%s: kind %q, want %q", rel, r.Record.Kind, w.kind)
+		}
+		if (r.Record.PDQ != nil) != w.pdq {
+			t.Errorf("%s: PDQ %v, want present=%v", rel, r.Record.PDQ, w.pdq)
+		}
+		if w.kind != "" {
+			// Digests are kept even when decoding fails.
+			b, _ := os.ReadFile(r.Record.Path)
+			m, s := md5.Sum(b), sha256.Sum256(b)
+			if r.Record.MD5 != hex.EncodeToString(m[:]) || r.Record.SHA256 != hex.EncodeToString(s[:]) || r.Record.Size != int64(len(b)) {
+				t.Errorf("%s: digests or size wrong", rel)
+			}
+		}
+	}
+	cam := results[0].Record
+	if cam.Metadata == nil || cam.Metadata.CameraSerial != "SN-0042" {
+		t.Errorf("camera.jpg metadata: %+v", cam.Metadata)
+	}
+}
+
+func TestFollowSymlinks(t *testing.T) {
+	dir := evidenceTree(t)
+	results := hashTree(t, dir, 2, WalkOptions{Recursive: true, FollowSymlinks: true})
+	for _, r := range results {
+		if filepath.Base(r.Record.Path) == "link.png" && (r.Err != nil || r.Record.PDQ == nil) {
+			t.Errorf("followed link: %v", r.Err)
+		}
+	}
+}
+
+func TestWorkersGiveSameResults(t *testing.T) {
+	dir := evidenceTree(t)
+	a := hashTree(t, dir, 1, WalkOptions{Recursive: true})
+	b := hashTree(t, dir, 8, WalkOptions{Recursive: true})
+	for i := range a {
+		if a[i].Record.Path != b[i].Record.Path || a[i].Record.SHA256 != b[i].Record.SHA256 ||
+			(a[i].Record.PDQ == nil) != (b[i].Record.PDQ == nil) ||
+			(a[i].Record.PDQ != nil && *a[i].Record.PDQ != *b[i].Record.PDQ) {
+			t.Errorf("row %d differs between 1 and 8 workers", i)
+		}
+	}
+}
+
+func TestDirectoryWithoutRecursion(t *testing.T) {
+	dir := evidenceTree(t)
+	results := hashTree(t, dir, 1, WalkOptions{})
+	if len(results) != 1 || !errors.Is(results[0].Err, ErrIsDir) {
+		t.Fatalf("got %+v, want one ErrIsDir", results)
+	}
+}
+
+// TestReaderMatchesFile: a stream of unknown length hashes like the file.
+func TestReaderMatchesFile(t *testing.T) {
+	p := filepath.Join(mediaTestdata, "exif-full.jpg")
+	b, _ := os.ReadFile(p)
+	h := New(Options{Dihedral: true})
+	fromFile, _, err := h.File(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromStream, _, err := h.Reader(p, bytes.NewReader(b), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *fromFile.PDQ != *fromStream.PDQ || fromFile.SHA1 != fromStream.SHA1 || *fromFile.Dihedral != *fromStream.Dihedral {
+		t.Error("stream and file disagree")
+	}
+}
+
+// TestLargeImageStreamed: an image above MaxImageBytes gets digests only.
+func TestLargeImageStreamed(t *testing.T) {
+	p := filepath.Join(mediaTestdata, "sample.bmp")
+	h := New(Options{MaxImageBytes: 1000})
+	for _, size := range []int64{-1, 360054} {
+		f, _ := os.Open(p)
+		rec, _, err := h.Reader(p, f, size)
+		f.Close()
+		if !errors.Is(err, media.ErrTooLarge) || rec.SHA256 == "" || rec.Size != 360054 {
+			t.Errorf("size %d: got %v, sha %q, size %d", size, err, rec.SHA256, rec.Size)
+		}
+	}
+}
+
+// TestEvidenceUntouched: hashing changes neither content nor timestamps.
+func TestEvidenceUntouched(t *testing.T) {
+	dir := evidenceTree(t)
+	p := filepath.Join(dir, "a", "photo.png")
+	before, _ := os.ReadFile(p)
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	hashTree(t, dir, 2, WalkOptions{Recursive: true})
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if atime := time.Unix(st.Atim.Sec, st.Atim.Nsec); !atime.Equal(old) {
+		t.Errorf("access time changed to %v", atime)
+	}
+	if mtime := time.Unix(st.Mtim.Sec, st.Mtim.Nsec); !mtime.Equal(old) {
+		t.Errorf("modification time changed to %v", mtime)
+	}
+	if after, _ := os.ReadFile(p); !bytes.Equal(before, after) {
+		t.Error("content changed")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "a"))
+	if len(entries) != 2 {
+		t.Errorf("files were added beside the evidence: %v", entries)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	dir := evidenceTree(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	jobs := make(chan Job)
+	go Walk(ctx, []string{dir}, WalkOptions{Recursive: true}, jobs)
+	n := 0
+	err := Run(ctx, jobs, 2, Options{}, func(Result) error {
+		n++
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n != 1 {
+		t.Errorf("got err %v after %d results, want Canceled after 1", err, n)
+	}
+}
