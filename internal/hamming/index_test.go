@@ -1,0 +1,251 @@
+package hamming
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ivid-project/ivid/internal/pdq"
+)
+
+func bruteRange(entries []Entry, h pdq.Hash, r int) []Match {
+	var out []Match
+	for _, e := range entries {
+		if d := pdq.Distance(e.Hash, h); d <= r {
+			out = append(out, Match{ID: e.ID, Hash: e.Hash, Distance: d})
+		}
+	}
+	sortMatches(out)
+	return out
+}
+
+func entriesOf(codes []pdq.Hash) []Entry {
+	out := make([]Entry, len(codes))
+	for i, c := range codes {
+		out[i] = Entry{ID: uint64(i), Hash: c}
+	}
+	return out
+}
+
+// TestRangeEqualsBruteForce is the property test: for uniform, clustered and
+// correlated data, every radius gives exactly the brute-force answer.
+func TestRangeEqualsBruteForce(t *testing.T) {
+	for _, dist := range []Distribution{Uniform, Clustered, Correlated} {
+		for _, n := range []int{0, 1, 100, 5000, 40000} {
+			codes := Generate(dist, n, 42)
+			entries := entriesOf(codes)
+			x := Build(entries)
+			r := rand.New(rand.NewPCG(uint64(n), 9))
+			for q := range 30 {
+				var h pdq.Hash
+				if n > 0 && q%3 != 0 {
+					h = FlipBits(codes[r.IntN(n)], r.IntN(45), r) // near an entry
+				} else {
+					h = randomHash(r)
+				}
+				for _, rad := range []int{0, 1, 5, 12, 16, 24, 31, 32, 40, 64, 100, 128, 256} {
+					got, want := x.Range(h, rad), bruteRange(entries, h, rad)
+					if !slices.Equal(got, want) {
+						t.Fatalf("%s n=%d r=%d: got %d matches, want %d", dist, n, rad, len(got), len(want))
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestNearest(t *testing.T) {
+	codes := Generate(Clustered, 20000, 3)
+	entries := entriesOf(codes)
+	x := Build(entries)
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 50 {
+		h := FlipBits(codes[r.IntN(len(codes))], r.IntN(60), r)
+		if r.IntN(4) == 0 {
+			h = randomHash(r)
+		}
+		for _, k := range []int{1, 5, 50} {
+			want := bruteRange(entries, h, pdq.Size)[:k]
+			if got := x.Nearest(h, k); !slices.Equal(got, want) {
+				t.Fatalf("k=%d: got %v, want %v", k, got, want)
+			}
+		}
+	}
+}
+
+// TestInsertDelete: inserts and deletes, including across rebuilds, keep
+// the index equal to brute force over the live entries.
+func TestInsertDelete(t *testing.T) {
+	codes := Generate(Clustered, 30000, 5)
+	x := Build(entriesOf(codes[:10000]))
+	live := entriesOf(codes[:10000])
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 10000; i < 30000; i++ {
+		e := Entry{ID: uint64(i), Hash: codes[i]}
+		x.Insert(e)
+		live = append(live, e)
+		if i%3 == 0 { // delete a random live entry
+			j := r.IntN(len(live))
+			if n := x.Delete(live[j].ID, live[j].Hash); n != 1 {
+				t.Fatalf("Delete removed %d entries, want 1", n)
+			}
+			live = slices.Delete(live, j, j+1)
+		}
+		if i%2500 == 0 {
+			h := FlipBits(codes[r.IntN(i)], r.IntN(20), r)
+			if got, want := x.Range(h, 31), bruteRange(live, h, 31); !slices.Equal(got, want) {
+				t.Fatalf("after %d inserts: got %d, want %d", i, len(got), len(want))
+			}
+		}
+	}
+	if x.Len() != len(live) {
+		t.Errorf("Len %d, want %d", x.Len(), len(live))
+	}
+	x.Compact()
+	h := codes[100]
+	if got, want := x.Range(h, 31), bruteRange(live, h, 31); !slices.Equal(got, want) {
+		t.Errorf("after Compact: got %d, want %d", len(got), len(want))
+	}
+	if n := x.Delete(999999, h); n != 0 {
+		t.Errorf("deleting an unknown entry removed %d", n)
+	}
+}
+
+// TestConcurrent runs readers while one writer inserts and deletes (run with
+// -race to check the locking).
+func TestConcurrent(t *testing.T) {
+	codes := Generate(Uniform, 20000, 8)
+	x := Build(entriesOf(codes[:5000]))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := r.IntN(5000) // never deleted: must always be found
+				found := false
+				for _, m := range x.Range(codes[i], 0) {
+					found = found || m.ID == uint64(i)
+				}
+				if !found {
+					t.Errorf("entry %d missing during writes", i)
+					return
+				}
+			}
+		})
+	}
+	for i := 5000; i < 20000; i++ {
+		x.Insert(Entry{ID: uint64(i), Hash: codes[i]})
+		if i%2 == 0 {
+			x.Delete(uint64(i), codes[i])
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if x.Len() != 5000+7500 {
+		t.Errorf("Len %d, want 12500", x.Len())
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	codes := Generate(Correlated, 3000, 11)
+	x := Build(entriesOf(codes))
+	x.Insert(Entry{ID: 77777, Hash: codes[5]})
+	var buf bytes.Buffer
+	if _, err := x.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Load(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.Len() != 3001 || !slices.Equal(x.Range(codes[5], 40), y.Range(codes[5], 40)) {
+		t.Error("loaded index differs")
+	}
+	// Every single-byte corruption and every truncation is detected.
+	b := buf.Bytes()
+	for _, i := range []int{0, 9, 20, len(b) / 2, len(b) - 1} {
+		c := bytes.Clone(b)
+		c[i] ^= 0x40
+		if _, err := Load(bytes.NewReader(c)); !errors.Is(err, ErrCorruptSnapshot) {
+			t.Errorf("flip at %d: got %v", i, err)
+		}
+	}
+	for _, n := range []int{0, 5, 16, 100, len(b) - 1} {
+		if _, err := Load(bytes.NewReader(b[:n])); !errors.Is(err, ErrCorruptSnapshot) {
+			t.Errorf("truncated at %d: got %v", n, err)
+		}
+	}
+}
+
+// TestUpstreamNeedles reproduces Meta's MIH test: the 250 needle/haystack
+// pairs within distance 32, found by brute force upstream.
+func TestUpstreamNeedles(t *testing.T) {
+	read := func(name string) []pdq.Hash {
+		f, err := os.Open("../../testdata/pdq/hashes/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var out []pdq.Hash
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			h, err := pdq.ParseHex(strings.TrimSpace(sc.Text()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, h)
+		}
+		return out
+	}
+	needles, hay := read("needles.txt"), read("haystack.txt")
+	x := Build(entriesOf(hay))
+	type pair struct{ n, h, d int }
+	var got []pair
+	for i, nd := range needles {
+		for _, m := range x.Range(nd, 32) {
+			got = append(got, pair{i + 1, int(m.ID) + 1, m.Distance})
+		}
+	}
+	b, err := os.ReadFile("../../testdata/pdq/hashes/needles-vs-haystack-d32.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []pair
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		n, err1 := strconv.Atoi(f[0])
+		h, err2 := strconv.Atoi(f[1])
+		d, err3 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue // header
+		}
+		want = append(want, pair{n, h, d})
+	}
+	cmp := func(a, b pair) int {
+		if a.n != b.n {
+			return a.n - b.n
+		}
+		return a.h - b.h
+	}
+	slices.SortFunc(got, cmp)
+	slices.SortFunc(want, cmp)
+	if len(want) != 250 || !slices.Equal(got, want) {
+		t.Errorf("got %d pairs, want %d (the upstream 250)", len(got), len(want))
+	}
+}
