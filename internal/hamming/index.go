@@ -192,10 +192,10 @@ func sortMatches(m []Match) {
 	})
 }
 
-// chunkWidth picks about log2(n)-3 bits a chunk: buckets then hold about 8
+// chunkWidth picks about log2(n)-2 bits a chunk: buckets then hold about 4
 // entries each, and the offsets tables stay small beside the entries.
 func chunkWidth(n int) uint {
-	return uint(min(20, max(8, bits.Len(uint(n))-3)))
+	return uint(min(22, max(8, bits.Len(uint(n))-2)))
 }
 
 func build(entries []Entry) *static {

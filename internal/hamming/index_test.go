@@ -249,3 +249,33 @@ func TestUpstreamNeedles(t *testing.T) {
 		t.Errorf("got %d pairs, want %d (the upstream 250)", len(got), len(want))
 	}
 }
+
+func TestCorrelatedHas128Ones(t *testing.T) {
+	for _, h := range Generate(Correlated, 500, 1) {
+		n := 0
+		for k := range pdq.Size {
+			if h.Bit(k) {
+				n++
+			}
+		}
+		if n != 128 {
+			t.Fatalf("code has %d ones, want 128", n)
+		}
+	}
+}
+
+func TestSelectK(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		a := make([]float32, 1+r.IntN(300))
+		for i := range a {
+			a[i] = float32(r.IntN(20))
+		}
+		k := r.IntN(len(a))
+		s := slices.Clone(a)
+		slices.Sort(s)
+		if got := selectK(a, k); got != s[k] {
+			t.Fatalf("selectK = %v, want %v", got, s[k])
+		}
+	}
+}

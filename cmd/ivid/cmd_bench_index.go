@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ivid-project/ivid/internal/hamming"
+	"github.com/ivid-project/ivid/internal/pdq"
+)
+
+type benchIndexOptions struct {
+	n       int
+	radius  int
+	dist    string
+	queries int
+	brute   int
+}
+
+func newBenchIndexCommand(g *globalOptions) *cobra.Command {
+	var o benchIndexOptions
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Build a Hamming index of synthetic hashes and measure queries against brute force",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchIndex(cmd.Context(), o, g.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.n, "n", 1_000_000, "number of hashes")
+	f.IntVar(&o.radius, "radius", 31, "query radius")
+	f.StringVar(&o.dist, "dist", "uniform", "uniform, clustered or correlated")
+	f.IntVar(&o.queries, "queries", 2000, "queries for latency and throughput")
+	f.IntVar(&o.brute, "brute-queries", 20, "queries also answered by brute force (recall and its latency)")
+	return cmd
+}
+
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(b), &size, &res)
+	return float64(res*int64(os.Getpagesize())) / (1 << 20)
+}
+
+func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) error {
+	d := hamming.Distribution(o.dist)
+	if d != hamming.Uniform && d != hamming.Clustered && d != hamming.Correlated {
+		return usageError{fmt.Errorf("--dist must be uniform, clustered or correlated")}
+	}
+	if o.n < 1 || o.queries < 1 || o.radius < 0 || o.radius > pdq.Size {
+		return usageError{fmt.Errorf("--n and --queries must be positive, --radius 0..256")}
+	}
+	fmt.Fprintf(out, "ivid bench index: n=%d dist=%s radius=%d, %d cores\n", o.n, d, o.radius, runtime.NumCPU())
+	t0 := time.Now()
+	codes := hamming.Generate(d, o.n, 1)
+	entries := make([]hamming.Entry, len(codes))
+	for i, c := range codes {
+		entries[i] = hamming.Entry{ID: uint64(i), Hash: c}
+	}
+	fmt.Fprintf(out, "  generate           %8.2f s\n", time.Since(t0).Seconds())
+	// Queries: half near an indexed code (a near-duplicate), half random.
+	r := rand.New(rand.NewPCG(2, 3))
+	qs := make([]pdq.Hash, o.queries)
+	for i := range qs {
+		if i%2 == 0 {
+			qs[i] = hamming.FlipBits(codes[r.IntN(len(codes))], r.IntN(o.radius+1), r)
+		} else {
+			qs[i] = hamming.Generate(d, 1, uint64(1000+i))[0]
+		}
+	}
+	codes = nil
+	runtime.GC()
+	base := rssMB()
+	t0 = time.Now()
+	x := hamming.Build(entries)
+	build := time.Since(t0)
+	entries = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	fmt.Fprintf(out, "  build              %8.2f s\n", build.Seconds())
+	fmt.Fprintf(out, "  RSS                %8.0f MiB (index ~%.0f MiB above the queries)\n", rssMB(), rssMB()-base)
+
+	lat := make([]time.Duration, len(qs))
+	found := 0
+	for i, q := range qs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s := time.Now()
+		found += len(x.Range(q, o.radius))
+		lat[i] = time.Since(s)
+	}
+	slices.Sort(lat)
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	fmt.Fprintf(out, "  index  p50 %7.3f ms  p99 %7.3f ms  (one goroutine, %d queries, %d matches)\n", p(0.5), p(0.99), len(qs), found)
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	t0 = time.Now()
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(qs)) {
+					return
+				}
+				x.Range(qs[i], o.radius)
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Fprintf(out, "  index  %10.0f queries/s on %d cores\n", float64(len(qs))/time.Since(t0).Seconds(), runtime.NumCPU())
+
+	// Brute force on the same entries, same process: latency and recall.
+	all := x.Entries()
+	nb := min(o.brute, len(qs))
+	blat := make([]time.Duration, nb)
+	want, got := 0, 0
+	for i := range nb {
+		s := time.Now()
+		var bm []hamming.Match
+		for _, e := range all {
+			if dd := pdq.Distance(e.Hash, qs[i]); dd <= o.radius {
+				bm = append(bm, hamming.Match{ID: e.ID, Distance: dd})
+			}
+		}
+		blat[i] = time.Since(s)
+		want += len(bm)
+		im := x.Range(qs[i], o.radius)
+		ids := map[uint64]bool{}
+		for _, m := range im {
+			ids[m.ID] = true
+		}
+		for _, m := range bm {
+			if ids[m.ID] {
+				got++
+			}
+		}
+	}
+	slices.Sort(blat)
+	recall := 100.0
+	if want > 0 {
+		recall = 100 * float64(got) / float64(want)
+	}
+	if nb > 0 {
+		bp50 := float64(blat[nb/2].Microseconds()) / 1000
+		fmt.Fprintf(out, "  brute  p50 %7.3f ms  (%d queries)  -> index is %.0fx faster\n", bp50, nb, bp50/max(p(0.5), 0.001))
+		fmt.Fprintf(out, "  recall %.2f %% (%d of %d brute-force matches)\n", recall, got, want)
+	}
+	return nil
+}
