@@ -84,7 +84,6 @@ func (t *textWriter) Write(r Record) error {
 
 func (t *textWriter) Flush() error { return nil }
 
-
 type csvWriter struct {
 	w        *csv.Writer
 	dihedral bool

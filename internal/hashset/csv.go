@@ -155,7 +155,7 @@ func (iw *ICSEWriter) Close() error { iw.w.Flush(); return iw.w.Error() }
 // NewPlainReader reads a plain hash list: CSV or TSV (by the first line) with
 // a header naming any of md5, sha1, sha256, pdq, quality, label, category,
 // series; or one hash per line without a header, its type taken from its
-// length (32 MD5, 40 SHA-1, 64 SHA-256).
+// length (32 MD5, 40 SHA-1, 64 SHA-256), as md5sum and its kin print them.
 func NewPlainReader(r io.Reader, file string) Reader {
 	br := bufio.NewReaderSize(r, 1<<16)
 	first, _ := br.Peek(4096)
@@ -192,7 +192,15 @@ func parsePlain(l *lineReader, rec []string) (Entry, error) {
 	}
 	e := Entry{Category: Uncategorised}
 	if _, bare := l.col["bare"]; bare {
-		s := strings.TrimSpace(rec[0])
+		// md5sum/sha1sum/sha256sum lines: "HASH  name" ("*name" in binary mode).
+		fields := strings.Fields(rec[0])
+		if len(fields) == 0 {
+			return l.Next()
+		}
+		s := fields[0]
+		if len(rec) == 1 && len(fields) > 1 {
+			rec = []string{s, strings.TrimPrefix(strings.Join(fields[1:], " "), "*")}
+		}
 		var err error
 		switch len(s) {
 		case 32:

@@ -194,10 +194,11 @@ func TestNSRL(t *testing.T) {
 }
 
 func TestPlainBare(t *testing.T) {
-	r := NewPlainReader(strings.NewReader("d41d8cd98f00b204e9800998ecf8427e\nda39a3ee5e6b4b0d3255bfef95601890afd80709\n\nabc\n"), "list.txt")
+	r := NewPlainReader(strings.NewReader("d41d8cd98f00b204e9800998ecf8427e\nda39a3ee5e6b4b0d3255bfef95601890afd80709\n\nabc\n"+
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 *empty file.txt\n"), "list.txt")
 	var got []Entry
 	st, err := ReadAll(r, false, func(e Entry) error { got = append(got, e); return nil })
-	if err != nil || len(got) != 2 || got[0].MD5 == "" || got[1].SHA1 == "" || st.Skipped != 1 {
+	if err != nil || len(got) != 3 || got[0].MD5 == "" || got[1].SHA1 == "" || st.Skipped != 1 || got[2].Label != "empty file.txt" {
 		t.Errorf("got %+v %+v %v", got, st, err)
 	}
 }
