@@ -18,12 +18,11 @@ var ICSEHeader = []string{"MD5", "SHA1", "PhotoDNA", "Image ID", "Is distributed
 
 // lineReader reads delimited records with line numbers.
 type lineReader struct {
-	file   string
-	cr     *csv.Reader
-	header []string
-	col    map[string]int
-	line   int
-	parse  func(l *lineReader, rec []string) (Entry, error)
+	file  string
+	cr    *csv.Reader
+	col   map[string]int
+	line  int
+	parse func(l *lineReader, rec []string) (Entry, error)
 }
 
 func newLineReader(r io.Reader, file string, comma rune) *lineReader {

@@ -295,9 +295,8 @@ func parseCategory(s string) (Category, error) {
 
 // VICSWriter writes a VICS 2.0 document with the Media envelope.
 type VICSWriter struct {
-	w     *bufio.Writer
-	n     int
-	close bool
+	w *bufio.Writer
+	n int
 }
 
 // NewVICSWriter starts a VICS 2.0 document.
