@@ -114,6 +114,6 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nOpen %s in a browser; every file's classification is in %s.\n",
 		filepath.Join(report, "summary.html"), filepath.Join(report, "items.jsonl"))
-	fmt.Fprintf(stdout, "Try: ivid hash -r --json %s | head -1\n", filepath.Join(evidence, "scene-001"))
+	fmt.Fprintf(stdout, "Try: ivid hash -r --json %s | head -1   (go build ./cmd/ivid makes the ivid binary)\n", filepath.Join(evidence, "scene-001"))
 	return nil
 }
