@@ -77,6 +77,7 @@ func (k *Sets) Load(path string, kind hashset.Kind, threshold int, strict bool) 
 	si := len(k.sets)
 	k.sets = append(k.sets, h)
 	k.maxThr = max(k.maxThr, thr)
+	var pending []hamming.Entry // indexed in one build, not entry by entry
 	st, err := hashset.ReadAll(r, strict, func(e hashset.Entry) error {
 		if h.Kind == hashset.KnownGood {
 			for _, d := range []string{e.MD5, e.SHA1, e.SHA256} {
@@ -94,7 +95,7 @@ func (k *Sets) Load(path string, kind hashset.Kind, threshold int, strict bool) 
 			}
 		}
 		if e.PDQ != nil {
-			k.pdq.Insert(hamming.Entry{ID: uint64(i), Hash: *e.PDQ})
+			pending = append(pending, hamming.Entry{ID: uint64(i), Hash: *e.PDQ})
 		}
 		return nil
 	})
@@ -106,7 +107,9 @@ func (k *Sets) Load(path string, kind hashset.Kind, threshold int, strict bool) 
 		ss.Errors = append(ss.Errors, e.Error())
 	}
 	k.Stats = append(k.Stats, ss)
-	k.pdq.Compact()
+	if len(pending) > 0 {
+		k.pdq = hamming.Build(append(k.pdq.Entries(), pending...))
+	}
 	return nil
 }
 
