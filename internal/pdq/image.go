@@ -292,9 +292,10 @@ func newRowReader(img image.Image) func(y int, rgb []uint8) {
 		}
 	case *image.YCbCr:
 		return func(y int, rgb []uint8) {
-			for x := range w {
-				c := m.YCbCrAt(b.Min.X+x, b.Min.Y+y)
-				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+			yi := m.YOffset(b.Min.X, b.Min.Y+y)
+			for x, yy := range m.Y[yi : yi+w] {
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				rgb[3*x], rgb[3*x+1], rgb[3*x+2] = color.YCbCrToRGB(yy, m.Cb[ci], m.Cr[ci])
 			}
 		}
 	case *image.NYCbCrA:
