@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,7 +43,7 @@ func copySet(in string, from hashset.Format, out string, to hashset.Format, h fu
 	var f *os.File
 	if out != "" && out != "-" {
 		// Write beside the target and rename, so a failed run leaves nothing half-written.
-		f, err = os.CreateTemp(dirOf(out), ".ivid-hashset-*")
+		f, err = os.CreateTemp(filepath.Dir(out), ".ivid-hashset-*")
 		if err != nil {
 			return err
 		}
@@ -80,13 +81,6 @@ func copySet(in string, from hashset.Format, out string, to hashset.Format, h fu
 	}
 	fmt.Fprintln(stderr)
 	return nil
-}
-
-func dirOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[:i+1]
-	}
-	return "."
 }
 
 func newHashsetImportCommand(g *globalOptions) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -87,8 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // isCobraUsage recognises cobra's own usage errors (unknown command).
 func isCobraUsage(err error) bool {
-	msg := err.Error()
-	return len(msg) > 16 && msg[:16] == "unknown command "
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 func main() {
