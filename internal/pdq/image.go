@@ -326,3 +326,18 @@ func newRowReader(img image.Image) func(y int, rgb []uint8) {
 func unpremul(c, a uint8) uint8 {
 	return uint8(min(255, (uint32(c)*255+uint32(a)/2)/uint32(a)))
 }
+
+// HashRGB24 hashes packed 8-bit RGB pixels (3 bytes a pixel, rows of
+// 3*width bytes), as video frames arrive from ffmpeg's rgb24 output. It takes
+// the full frame, with no 512 squash and no grey-level rounding, as vPDQ's
+// reference does.
+func (h *Hasher) HashRGB24(pix []byte, width, height int, dihedral bool) (Result, *Dihedral) {
+	n := width * height
+	luma := h.lumaBuf(n)
+	pix = pix[:3*n]
+	for i := range luma {
+		p := pix[3*i : 3*i+3 : 3*i+3]
+		luma[i] = lumaTab[0][p[0]] + lumaTab[1][p[1]] + lumaTab[2][p[2]]
+	}
+	return h.HashLuma(luma, height, width, dihedral)
+}

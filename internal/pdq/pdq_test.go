@@ -227,3 +227,20 @@ func TestReciprocalDivision(t *testing.T) {
 		}
 	}
 }
+
+func TestHashRGB24MatchesImage(t *testing.T) {
+	img := syntheticPhoto(97, 61)
+	rgb := make([]byte, 0, 3*97*61)
+	for y := range 61 {
+		for x := range 97 {
+			r, g, b, _ := img.At(x, y).RGBA()
+			rgb = append(rgb, uint8(r>>8), uint8(g>>8), uint8(b>>8))
+		}
+	}
+	var h Hasher
+	want, wantD := h.HashImage(img, Full, true)
+	got, gotD := h.HashRGB24(rgb, 97, 61, true)
+	if got != want || *gotD != *wantD {
+		t.Fatalf("HashRGB24 = %v q%d, HashImage = %v q%d", got.Hash, got.Quality, want.Hash, want.Quality)
+	}
+}

@@ -1,0 +1,414 @@
+package vpdq
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/pdq"
+)
+
+var (
+	// ErrNoFFmpeg means the ffmpeg or ffprobe program is not installed.
+	ErrNoFFmpeg = errors.New("ffmpeg/ffprobe not found: install FFmpeg (Debian/Ubuntu: apt install ffmpeg; Fedora: dnf install ffmpeg; macOS: brew install ffmpeg) or pass its path")
+	// ErrNoVideo means the file has no video stream (audio only, say).
+	ErrNoVideo = errors.New("no video stream")
+	// ErrTooLarge means the frames exceed the pixel limit.
+	ErrTooLarge = errors.New("video frame too large")
+	// ErrCorrupt means ffmpeg could not read the file.
+	ErrCorrupt = errors.New("video corrupt or unreadable")
+)
+
+// DefaultMaxPixels bounds a frame's size (and so the memory of one frame
+// buffer): 8K UHD with room to spare.
+const DefaultMaxPixels = 64 << 20
+
+// Info is what ffprobe says about a video's first video stream.
+type Info struct {
+	Duration  float64 `json:"duration"` // seconds; 0 when unknown
+	Codec     string  `json:"codec"`
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	FrameRate float64 `json:"frame_rate"` // average, as vPDQ samples by it
+	Frames    int64   `json:"frames,omitempty"`
+	// Rotation is the display rotation in degrees. vPDQ ignores it and
+	// hashes the frames as stored, as the reference does.
+	Rotation int  `json:"rotation,omitempty"`
+	Audio    bool `json:"audio,omitempty"`
+}
+
+// Options configure video hashing.
+type Options struct {
+	// FFmpeg and FFprobe are the programs; empty means looking them up in
+	// PATH.
+	FFmpeg, FFprobe string
+	// SecondsPerHash samples one frame every SecondsPerHash seconds of
+	// frames (the reference's -r); 0 hashes every frame.
+	SecondsPerHash float64
+	// ExactC turns off FFmpeg's SIMD (-cpuflags 0) so that frames are
+	// bit-exact with reference hashes made the same way, on any CPU. It
+	// costs decoding speed.
+	ExactC bool
+	// Threads is ffmpeg's decoding thread count; 0 leaves ffmpeg's default.
+	Threads   int
+	MaxPixels int64 // 0 means DefaultMaxPixels
+	// Dihedral also computes the eight rotation and flip hashes of each
+	// frame, for finding mirrored copies.
+	Dihedral bool
+}
+
+func (o Options) maxPixels() int64 {
+	if o.MaxPixels > 0 {
+		return o.MaxPixels
+	}
+	return DefaultMaxPixels
+}
+
+func lookPath(name, given string) (string, error) {
+	if given == "" {
+		given = name
+	}
+	p, err := exec.LookPath(given)
+	if err != nil {
+		return "", fmt.Errorf("%w (%v)", ErrNoFFmpeg, err)
+	}
+	return p, nil
+}
+
+// input names a local file so that ffmpeg neither reads a name like
+// "http:x" as a protocol nor follows a file's references to the network.
+func input(path string) []string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return []string{"-protocol_whitelist", "file", "-i", "file:" + abs}
+}
+
+type probeOut struct {
+	Streams []struct {
+		CodecType    string `json:"codec_type"`
+		CodecName    string `json:"codec_name"`
+		Width        int    `json:"width"`
+		Height       int    `json:"height"`
+		AvgFrameRate string `json:"avg_frame_rate"`
+		RFrameRate   string `json:"r_frame_rate"`
+		NbFrames     string `json:"nb_frames"`
+		Duration     string `json:"duration"`
+		Disposition  struct {
+			AttachedPic int `json:"attached_pic"`
+		} `json:"disposition"`
+		Tags struct {
+			Rotate string `json:"rotate"`
+		} `json:"tags"`
+		SideData []struct {
+			Rotation *float64 `json:"rotation"`
+		} `json:"side_data_list"`
+	} `json:"streams"`
+	Format struct {
+		Duration string `json:"duration"`
+	} `json:"format"`
+}
+
+// Probe runs ffprobe on a file and describes its first video stream, the
+// one vPDQ hashes.
+func Probe(ctx context.Context, path string, o Options) (Info, error) {
+	prog, err := lookPath("ffprobe", o.FFprobe)
+	if err != nil {
+		return Info{}, err
+	}
+	args := append([]string{"-v", "error", "-show_streams", "-show_format", "-of", "json"}, input(path)...)
+	cmd := exec.CommandContext(ctx, prog, args...)
+	var stderr tail
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		if ctx.Err() != nil {
+			return Info{}, ctx.Err()
+		}
+		return Info{}, fmt.Errorf("%w: ffprobe: %v: %s", ErrCorrupt, err, stderr.String())
+	}
+	var p probeOut
+	if err := json.Unmarshal(out, &p); err != nil {
+		return Info{}, fmt.Errorf("%w: ffprobe output: %v", ErrCorrupt, err)
+	}
+	var info Info
+	found := false
+	for _, s := range p.Streams {
+		switch {
+		case s.CodecType == "audio":
+			info.Audio = true
+		case s.CodecType == "video" && !found:
+			// ffmpeg's 0:v:0 is the first video stream, cover art included.
+			found = true
+			info.Codec = s.CodecName
+			info.Width, info.Height = s.Width, s.Height
+			info.FrameRate = rate(s.AvgFrameRate)
+			if info.FrameRate == 0 {
+				info.FrameRate = rate(s.RFrameRate)
+			}
+			info.Frames, _ = strconv.ParseInt(s.NbFrames, 10, 64)
+			info.Duration, _ = strconv.ParseFloat(s.Duration, 64)
+			if r, err := strconv.Atoi(s.Tags.Rotate); err == nil {
+				info.Rotation = r
+			}
+			for _, sd := range s.SideData {
+				if sd.Rotation != nil {
+					info.Rotation = int(math.Round(*sd.Rotation))
+				}
+			}
+		}
+	}
+	if !found {
+		return info, ErrNoVideo
+	}
+	if d, err := strconv.ParseFloat(p.Format.Duration, 64); err == nil && info.Duration == 0 {
+		info.Duration = d
+	}
+	if info.Width <= 0 || info.Height <= 0 {
+		return info, fmt.Errorf("%w: video stream has no dimensions", ErrCorrupt)
+	}
+	if int64(info.Width)*int64(info.Height) > o.maxPixels() {
+		return info, fmt.Errorf("%w: %d×%d exceeds the limit of %d pixels", ErrTooLarge, info.Width, info.Height, o.maxPixels())
+	}
+	return info, nil
+}
+
+// rate parses ffprobe's "num/den"; 0 when unknown (0/0).
+func rate(s string) float64 {
+	n, d, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0
+	}
+	num, err1 := strconv.ParseFloat(n, 64)
+	den, err2 := strconv.ParseFloat(d, 64)
+	if err1 != nil || err2 != nil || den == 0 || num <= 0 {
+		return 0
+	}
+	return num / den
+}
+
+// FrameMod is the reference's sampling step: every FrameMod-th decoded
+// frame is hashed, FrameMod = int(secondsPerHash × fps), at least 1.
+func FrameMod(secondsPerHash, fps float64) int {
+	return max(1, int(secondsPerHash*fps))
+}
+
+// Hash decodes a video with ffmpeg and hashes its sampled frames, calling
+// emit for each in order. Memory is one frame, however long the video. A
+// damaged file returns an error wrapping ErrCorrupt after emitting the
+// frames that could be decoded. When
+// ctx is cancelled or emit fails, ffmpeg is killed and reaped before Hash
+// returns.
+func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (Info, error) {
+	prog, err := lookPath("ffmpeg", o.FFmpeg)
+	if err != nil {
+		return Info{}, err
+	}
+	info, err := Probe(ctx, path, o)
+	if err != nil {
+		return info, err
+	}
+	if info.FrameRate == 0 {
+		return info, fmt.Errorf("%w: no frame rate", ErrCorrupt)
+	}
+	mod := 1
+	if o.SecondsPerHash > 0 {
+		mod = FrameMod(o.SecondsPerHash, info.FrameRate)
+	}
+
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error"}
+	if o.ExactC {
+		args = append(args, "-cpuflags", "0")
+	}
+	if o.Threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(o.Threads))
+	}
+	args = append(args, "-noautorotate")
+	args = append(args, input(path)...)
+	args = append(args, "-map", "0:v:0", "-fps_mode", "passthrough")
+	if mod > 1 {
+		args = append(args, "-vf", fmt.Sprintf(`select=not(mod(n\,%d))`, mod))
+	}
+	// PPM frames carry their own size, so a stream whose size changes
+	// midway is still read right.
+	args = append(args, "-sws_flags", "area", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "pipe:1")
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = 5 * time.Second
+	var stderr tail
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return info, err
+	}
+	if err := cmd.Start(); err != nil {
+		return info, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	var emitErr error
+	readErr := readFrames(bufio.NewReaderSize(stdout, 1<<20), o, info.FrameRate, mod, func(f Frame) error {
+		emitErr = emit(f)
+		return emitErr
+	})
+	if readErr != nil {
+		cancel() // kill ffmpeg; Wait reaps it
+	}
+	waitErr := cmd.Wait()
+	switch {
+	case parent.Err() != nil:
+		return info, parent.Err()
+	case emitErr != nil:
+		return info, emitErr
+	case waitErr != nil && readErr == nil || waitErr != nil && errors.Is(readErr, errNoFrames):
+		return info, fmt.Errorf("%w: ffmpeg: %v: %s", ErrCorrupt, waitErr, stderr.String())
+	case readErr != nil:
+		return info, readErr
+	case stderr.Len() > 0:
+		// ffmpeg got to the end but reported damage (a truncated or
+		// corrupt stream): the frames hashed so far stand, and so does
+		// the error.
+		return info, fmt.Errorf("%w: decoded with errors: %s", ErrCorrupt, stderr.String())
+	}
+	return info, nil
+}
+
+var errNoFrames = fmt.Errorf("%w: no frame could be decoded", ErrCorrupt)
+
+func readFrames(r *bufio.Reader, o Options, fps float64, mod int, emit func(Frame) error) error {
+	var h pdq.Hasher
+	var buf []byte
+	n := 0
+	for k := 0; ; k++ {
+		w, ht, err := readPPMHeader(r)
+		if err == io.EOF {
+			if n == 0 {
+				return errNoFrames
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if int64(w)*int64(ht) > o.maxPixels() {
+			return fmt.Errorf("%w: %d×%d frame exceeds the limit of %d pixels", ErrTooLarge, w, ht, o.maxPixels())
+		}
+		size := 3 * w * ht
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("%w: frame %d cut short: %v", ErrCorrupt, k*mod, err)
+		}
+		res, dih := h.HashRGB24(buf, w, ht, o.Dihedral)
+		num := k * mod
+		f := Frame{
+			Number:    num,
+			Quality:   res.Quality,
+			Hash:      res.Hash,
+			Timestamp: float64(float32(num) / float32(fps)),
+			Dihedral:  dih,
+		}
+		if err := emit(f); err != nil {
+			return err
+		}
+		n++
+	}
+}
+
+// readPPMHeader reads "P6 <width> <height> 255" and the single whitespace
+// byte before the pixels.
+func readPPMHeader(r *bufio.Reader) (w, h int, err error) {
+	magic := make([]byte, 2)
+	if _, err := io.ReadFull(r, magic); err != nil {
+		if err == io.EOF {
+			return 0, 0, io.EOF
+		}
+		return 0, 0, fmt.Errorf("%w: frame stream cut short: %v", ErrCorrupt, err)
+	}
+	if string(magic) != "P6" {
+		return 0, 0, fmt.Errorf("%w: unexpected frame header %q", ErrCorrupt, magic)
+	}
+	var v [3]int
+	for i := range v {
+		if v[i], err = ppmInt(r); err != nil {
+			return 0, 0, err
+		}
+	}
+	if v[2] != 255 || v[0] <= 0 || v[1] <= 0 {
+		return 0, 0, fmt.Errorf("%w: unexpected frame header %dx%d max %d", ErrCorrupt, v[0], v[1], v[2])
+	}
+	return v[0], v[1], nil
+}
+
+// ppmInt skips whitespace, reads a decimal number and consumes the one
+// whitespace byte that ends it.
+func ppmInt(r *bufio.Reader) (int, error) {
+	var c byte
+	var err error
+	for {
+		if c, err = r.ReadByte(); err != nil {
+			return 0, fmt.Errorf("%w: frame header cut short", ErrCorrupt)
+		}
+		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			break
+		}
+	}
+	n, digits := 0, 0
+	for ; c >= '0' && c <= '9'; digits++ {
+		if n > 1<<24 {
+			return 0, fmt.Errorf("%w: frame header number too large", ErrCorrupt)
+		}
+		n = n*10 + int(c-'0')
+		if c, err = r.ReadByte(); err != nil {
+			return 0, fmt.Errorf("%w: frame header cut short", ErrCorrupt)
+		}
+	}
+	if digits == 0 || (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+		return 0, fmt.Errorf("%w: bad frame header", ErrCorrupt)
+	}
+	return n, nil
+}
+
+// tail keeps the last 2 KiB written to it, for error messages.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2048 {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-2048:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.buf)
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(strings.ReplaceAll(string(t.buf), "\n", "; "))
+}
