@@ -1,0 +1,105 @@
+package vpdq
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIndexEqualsBrute: the index gives every pair of sample videos the
+// same percentages as the frame-by-frame comparison, under both
+// conventions.
+func TestIndexEqualsBrute(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/vpdq/hashes/*.txt")
+	videos := map[string][]Frame{}
+	for _, f := range files {
+		videos[strings.TrimSuffix(filepath.Base(f), ".txt")] = readHashes(t, f)
+	}
+	for _, o := range []MatchOptions{DefaultBrute, DefaultHMA} {
+		x := NewIndex(o)
+		for name, fr := range videos {
+			x.Add(name, fr)
+		}
+		if x.Len() != len(videos) {
+			t.Fatalf("Len = %d", x.Len())
+		}
+		for qn, q := range videos {
+			got := map[string]VideoMatch{}
+			for _, m := range x.Query(q, false) {
+				got[m.ID] = m
+			}
+			for tn, tg := range videos {
+				wq, wt := Match(q, tg, o)
+				m, ok := got[tn]
+				if !ok && (wq > 0 || wt > 0) {
+					t.Errorf("%s: %s vs %s missing, brute gives %.2f/%.2f", o.Convention, qn, tn, wq, wt)
+					continue
+				}
+				if ok && (fmt.Sprintf("%.2f/%.2f", m.QueryPercent, m.TargetPercent) != fmt.Sprintf("%.2f/%.2f", wq, wt)) {
+					t.Errorf("%s: %s vs %s = %.2f/%.2f, brute %.2f/%.2f", o.Convention, qn, tn, m.QueryPercent, m.TargetPercent, wq, wt)
+				}
+			}
+		}
+	}
+}
+
+func TestIndexRemoveAndVerdict(t *testing.T) {
+	q := readHashes(t, "../../testdata/vpdq/hashes/pattern-sd-grey-bar.txt")
+	x := NewIndex(DefaultHMA)
+	x.Add("grey", q)
+	x.Add("logo", readHashes(t, "../../testdata/vpdq/hashes/pattern-sd-with-small-logo-bar.txt"))
+	x.Add("doorknob", readHashes(t, "../../testdata/vpdq/hashes/doorknob-hd-no-bar.txt"))
+	res := Matches(x.Query(q, false), DefaultQueryPercent, DefaultTargetPercent)
+	if len(res) < 1 || res[0].ID != "grey" || res[0].QueryPercent != 100 || res[0].BestDistance != 0 {
+		t.Fatalf("got %+v", res)
+	}
+	for _, m := range res {
+		if m.ID == "doorknob" {
+			t.Fatalf("doorknob matched a pattern video: %+v", m)
+		}
+	}
+	x.Remove("grey")
+	for _, m := range x.Query(q, false) {
+		if m.ID == "grey" {
+			t.Fatal("removed video still matches")
+		}
+	}
+	if x.Len() != 2 {
+		t.Fatalf("Len = %d after removal", x.Len())
+	}
+}
+
+// TestClipAndMirrorMatch: a re-encoded, downscaled clip at another frame
+// rate, queried at one hash a second, matches the known video indexed at
+// every frame; a mirrored copy matches only with dihedral query frames.
+func TestClipAndMirrorMatch(t *testing.T) {
+	needFFmpeg(t)
+	src := "../../testdata/vpdq/videos/chair-19-sd-bar.mp4"
+	x := NewIndex(DefaultHMA)
+	x.Add("chair-19", readHashes(t, "../../testdata/vpdq/hashes/chair-19-sd-bar.txt"))
+	x.Add("pattern", readHashes(t, "../../testdata/vpdq/hashes/pattern-sd-grey-bar.txt"))
+
+	clip := makeVideo(t, "clip.mp4", "-ss", "5", "-t", "7", "-i", src, "-vf", "scale=240:360,fps=15", "-c:v", "libx264", "-crf", "30", "-an")
+	mirror := makeVideo(t, "mirror.mp4", "-i", src, "-vf", "hflip", "-c:v", "libx264", "-crf", "28", "-an")
+	for _, c := range []struct {
+		name     string
+		path     string
+		dihedral bool
+		match    bool
+	}{
+		{"clip", clip, false, true},
+		{"mirror", mirror, false, false},
+		{"mirror, dihedral", mirror, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := hashAll(t, c.path, Options{SecondsPerHash: 1, Dihedral: c.dihedral})
+			res := x.Query(q, c.dihedral)
+			got := Matches(res, DefaultQueryPercent, DefaultTargetPercent)
+			t.Logf("%d query frames; results %+v", len(q), res)
+			if c.match != (len(got) == 1 && got[0].ID == "chair-19") {
+				t.Fatalf("match = %+v, want a match: %v", got, c.match)
+			}
+		})
+	}
+}
