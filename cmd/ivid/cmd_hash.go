@@ -7,10 +7,12 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 type hashOptions struct {
@@ -21,6 +23,34 @@ type hashOptions struct {
 	mode           string
 	workers        int
 	maxPixels      int64
+	video          videoFlags
+}
+
+// videoFlags configure vPDQ for the commands that hash videos.
+type videoFlags struct {
+	on             bool
+	secondsPerHash float64
+	exactC         bool
+	ffmpeg         string
+	ffprobe        string
+}
+
+func (v *videoFlags) add(f *pflag.FlagSet) {
+	f.BoolVar(&v.on, "video", true, "hash videos with vPDQ through ffmpeg (--video=false: digests only)")
+	f.Float64Var(&v.secondsPerHash, "seconds-per-hash", 1, "vPDQ: one frame hashed per this many seconds of frames; 0 hashes every frame")
+	f.BoolVar(&v.exactC, "vpdq-exact", false, "vPDQ: decode with FFmpeg's C path (-cpuflags 0), bit-exact with reference hashes made that way; slower")
+	f.StringVar(&v.ffmpeg, "ffmpeg", "", "path of the ffmpeg program (default: from PATH)")
+	f.StringVar(&v.ffprobe, "ffprobe", "", "path of the ffprobe program (default: from PATH)")
+}
+
+func (v videoFlags) options(maxPixels int64) (*vpdq.Options, error) {
+	if !v.on {
+		return nil, nil
+	}
+	if v.secondsPerHash < 0 {
+		return nil, usageError{fmt.Errorf("--seconds-per-hash must be 0 or more")}
+	}
+	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels)}, nil
 }
 
 func newHashCommand(g *globalOptions) *cobra.Command {
@@ -30,8 +60,10 @@ func newHashCommand(g *globalOptions) *cobra.Command {
 		Short: "Print MD5, SHA-1, SHA-256 and PDQ of files (- reads standard input)",
 		Long: `Hash files: size, content type (sniffed from the bytes, not the name), MD5,
 SHA-1 and SHA-256 in one pass, and for images width, height, PDQ hash and
-quality, interoperable with Meta's reference. EXIF camera, capture time and
-GPS appear in --json output. Failing files are reported on stderr and the run
+quality, interoperable with Meta's reference; for videos the stream's codec,
+size, frame rate, duration and rotation and the vPDQ frame hashes (decoded by
+ffmpeg, which must be installed). EXIF camera, capture time and GPS, and the
+vPDQ frames, appear in --json output. Failing files are reported on stderr and the run
 goes on; the exit status is 0 if all went well, 1 if some files failed, 2 for
 a usage error.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
@@ -47,7 +79,8 @@ a usage error.`,
 	f.BoolVar(&o.dihedral, "dihedral", false, "add the 8 rotation/flip PDQ hashes")
 	f.StringVar(&o.mode, "pdq-mode", "full", "full (hash at full resolution, as Java/pdqhash/HMA) or cli512 (512x512 squash, as pdq-photo-hasher)")
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "files hashed in parallel")
-	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images with more pixels than this (decompression bombs)")
+	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this (decompression bombs)")
+	o.video.add(f)
 	return cmd
 }
 
@@ -59,7 +92,11 @@ func (o hashOptions) fileOptions() (filehash.Options, error) {
 	if o.maxPixels <= 0 {
 		return filehash.Options{}, usageError{fmt.Errorf("--max-pixels must be positive")}
 	}
-	return filehash.Options{Mode: mode, Dihedral: o.dihedral, MaxPixels: o.maxPixels}, nil
+	video, err := o.video.options(o.maxPixels)
+	if err != nil {
+		return filehash.Options{}, err
+	}
+	return filehash.Options{Mode: mode, Dihedral: o.dihedral, MaxPixels: o.maxPixels, Video: video}, nil
 }
 
 func runHash(ctx context.Context, o hashOptions, args []string, stdout, stderr io.Writer) error {

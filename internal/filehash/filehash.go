@@ -1,9 +1,11 @@
 // Package filehash turns a file into a Record: size, content type, MD5, SHA-1
-// and SHA-256 in one pass over the bytes, and for images PDQ and EXIF.
+// and SHA-256 in one pass over the bytes, for images PDQ and EXIF, and for
+// videos vPDQ and the stream's description.
 package filehash
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 // Kind is the broad class of a file.
@@ -43,6 +46,10 @@ type Record struct {
 	Quality  *int            `json:"pdq_quality,omitempty"`
 	Dihedral *Dihedral       `json:"pdq_dihedral,omitempty"`
 	Metadata *media.Metadata `json:"metadata,omitempty"`
+	Video    *vpdq.Info      `json:"video,omitempty"`
+	// VPDQ is the video's frame hashes, each written as the reference
+	// CLI's line "frame,quality,hash,timestamp".
+	VPDQ []vpdq.Frame `json:"vpdq,omitempty"`
 	// Error says why the content could not be fully hashed; digests are
 	// still filled whenever the bytes could be read.
 	Error string `json:"error,omitempty"`
@@ -73,6 +80,10 @@ type Options struct {
 	// MaxImageBytes is the largest image file read into memory for
 	// decoding; larger ones get digests only. 0 means 512 MiB.
 	MaxImageBytes int64
+	// Video, when set, hashes videos with vPDQ (through ffmpeg) as well;
+	// otherwise they get digests only. Only files named by a path are
+	// hashed this way, not standard input.
+	Video *vpdq.Options
 }
 
 // Timing is the time spent in each stage for one file.
@@ -110,6 +121,11 @@ var ErrNotRegular = errors.New("not a regular file")
 // could not be read or its content could not be fully hashed; in the latter
 // case the Record still holds its digests and says why in Error.
 func (h *Hasher) File(path string) (Record, Timing, error) {
+	return h.FileContext(context.Background(), path)
+}
+
+// FileContext is File with a context, which stops a video's decoding.
+func (h *Hasher) FileContext(ctx context.Context, path string) (Record, Timing, error) {
 	// Stat before opening: opening a FIFO would block.
 	if fi, err := os.Stat(path); err != nil {
 		return Record{Path: path}, Timing{}, err
@@ -128,7 +144,33 @@ func (h *Hasher) File(path string) (Record, Timing, error) {
 	if !fi.Mode().IsRegular() {
 		return Record{Path: path}, Timing{}, fmt.Errorf("%w (%s)", ErrNotRegular, fileType(fi.Mode()))
 	}
-	return h.Reader(path, f, fi.Size())
+	rec, tm, err := h.Reader(path, f, fi.Size())
+	if err != nil || rec.Kind != Video || h.opts.Video == nil {
+		return rec, tm, err
+	}
+	start := time.Now()
+	err = h.video(ctx, &rec)
+	tm.Decode = time.Since(start)
+	return rec, tm, err
+}
+
+// video adds vPDQ and the stream's description. Frames decoded before an
+// error are kept.
+func (h *Hasher) video(ctx context.Context, rec *Record) error {
+	o := *h.opts.Video
+	o.Dihedral = o.Dihedral || h.opts.Dihedral
+	info, err := vpdq.Hash(ctx, rec.Path, o, func(f vpdq.Frame) error {
+		rec.VPDQ = append(rec.VPDQ, f)
+		return nil
+	})
+	if info.Codec != "" {
+		rec.Video = &info
+		rec.Width, rec.Height = info.Width, info.Height
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	return err
 }
 
 // Reader hashes content read from r; size is its length or -1 if unknown.

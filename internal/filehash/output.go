@@ -69,6 +69,9 @@ func (t *textWriter) Write(r Record) error {
 	if r.Width > 0 {
 		dims = fmt.Sprintf("%dx%d", r.Width, r.Height)
 	}
+	if r.Video != nil {
+		p = fmt.Sprintf("vPDQ: %d frames, %.1f s %s", len(r.VPDQ), r.Video.Duration, r.Video.Codec)
+	}
 	if _, err := fmt.Fprintf(t.w, textFormat, r.MD5, r.SHA1, r.SHA256, p, q, dims, strconv.FormatInt(r.Size, 10), r.MIME, r.Path); err != nil {
 		return err
 	}
@@ -99,7 +102,7 @@ func (c *csvWriter) Write(r Record) error {
 				h = append(h, "pdq_"+n)
 			}
 		}
-		h = append(h, "camera_make", "camera_model", "camera_serial", "capture_time", "gps_latitude", "gps_longitude", "error")
+		h = append(h, "camera_make", "camera_model", "camera_serial", "capture_time", "gps_latitude", "gps_longitude", "video_codec", "video_duration", "vpdq_frames", "error")
 		if err := c.w.Write(h); err != nil {
 			return err
 		}
@@ -131,7 +134,11 @@ func (c *csvWriter) Write(r Record) error {
 			lon = strconv.FormatFloat(m.GPS.Longitude, 'f', -1, 64)
 		}
 	}
-	row = append(row, mk, mo, sn, ct, lat, lon, r.Error)
+	var codec, dur, frames string
+	if v := r.Video; v != nil {
+		codec, dur, frames = v.Codec, strconv.FormatFloat(v.Duration, 'f', -1, 64), strconv.Itoa(len(r.VPDQ))
+	}
+	row = append(row, mk, mo, sn, ct, lat, lon, codec, dur, frames, r.Error)
 	return c.w.Write(row)
 }
 

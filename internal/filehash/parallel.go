@@ -52,7 +52,7 @@ func Run(ctx context.Context, jobs <-chan Job, workers int, opts Options, emit f
 				if s.job.Reader != nil {
 					r.Record, r.Timing, r.Err = h.Reader(s.job.Path, s.job.Reader, -1)
 				} else {
-					r.Record, r.Timing, r.Err = h.File(s.job.Path)
+					r.Record, r.Timing, r.Err = h.FileContext(ctx, s.job.Path)
 				}
 				s.out <- r
 			}
