@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 // Category is a VICS category; Uncategorised is the zero value.
@@ -31,6 +32,8 @@ type Entry struct {
 	PDQ      *pdq.Hash `json:"pdq,omitempty"`
 	Quality  *int      `json:"pdq_quality,omitempty"`
 	PhotoDNA string    `json:"photodna,omitempty"` // carried, never computed
+	// VPDQ is a video's frame hashes (ivid's own format and vPDQ files).
+	VPDQ []vpdq.Frame `json:"vpdq,omitempty"`
 	// Category is Uncategorised unless the source gives one.
 	Category           Category `json:"category"`
 	Series             string   `json:"series,omitempty"`
@@ -51,7 +54,7 @@ type Entry struct {
 
 // HasHash reports whether the entry carries at least one hash ivid matches on.
 func (e *Entry) HasHash() bool {
-	return e.MD5 != "" || e.SHA1 != "" || e.SHA256 != "" || e.PDQ != nil
+	return e.MD5 != "" || e.SHA1 != "" || e.SHA256 != "" || e.PDQ != nil || len(e.VPDQ) > 0
 }
 
 // Kind says what a set's entries mean to a scan.

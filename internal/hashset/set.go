@@ -36,10 +36,11 @@ const (
 	FormatCSV    Format = "csv"  // plain CSV/TSV hash list
 	FormatPDQ    Format = "pdq"  // Meta's hash,quality,name lines
 	FormatNSRL   Format = "nsrl" // NIST NSRL RDSv3 SQLite database
+	FormatVPDQ   Format = "vpdq" // one video's vPDQ: reference CLI lines or HMA's JSON list
 )
 
 // Formats lists the formats for help texts.
-var Formats = []Format{FormatNative, FormatVICS, FormatICSE, FormatCSV, FormatPDQ, FormatNSRL}
+var Formats = []Format{FormatNative, FormatVICS, FormatICSE, FormatCSV, FormatPDQ, FormatNSRL, FormatVPDQ}
 
 // IsFatal reports whether a Next error ends the stream.
 func IsFatal(err error) bool {
@@ -59,6 +60,9 @@ func Detect(head []byte) Format {
 		}
 		return FormatVICS
 	}
+	if len(t) > 0 && t[0] == '[' {
+		return FormatVPDQ
+	}
 	line := t
 	if i := bytes.IndexByte(t, '\n'); i >= 0 {
 		line = t[:i]
@@ -68,6 +72,9 @@ func Detect(head []byte) Format {
 		return FormatICSE
 	}
 	fields := strings.Split(strings.TrimSpace(string(line)), ",")
+	if len(fields) == 4 && isDigits(fields[0]) && len(fields[2]) == 64 {
+		return FormatVPDQ
+	}
 	if len(fields) >= 2 && len(fields[0]) == 64 && isDigits(fields[1]) {
 		return FormatPDQ
 	}
@@ -109,6 +116,8 @@ func Open(path string, format Format) (Header, Reader, io.Closer, error) {
 		r = NewPlainReader(br, path)
 	case FormatPDQ:
 		r = NewPDQReader(br, path)
+	case FormatVPDQ:
+		r = NewVPDQReader(br, path)
 	case FormatNSRL:
 		f.Close()
 		var c io.Closer
@@ -142,6 +151,8 @@ func NewWriter(w io.Writer, format Format, h Header) (Writer, error) {
 		return NewPlainWriter(w)
 	case FormatPDQ:
 		return NewPDQWriter(w), nil
+	case FormatVPDQ:
+		return NewVPDQWriter(w), nil
 	}
 	return nil, fmt.Errorf("cannot write hash set format %q", format)
 }
