@@ -107,7 +107,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "ivid demo: training hash sets %s and %s\n\n", known, good)
 	err = runScan(ctx, scanOptions{known: []string{known}, knownGood: []string{good}, out: report,
-		workers: runtime.NumCPU(), dihedral: true, mode: "full", maxPixels: media.DefaultMaxPixels, quiet: true},
+		workers: runtime.NumCPU(), dihedral: true, mode: "full", maxPixels: media.DefaultMaxPixels, quiet: true,
+		video: videoFlags{on: true, secondsPerHash: 1}},
 		[]string{evidence}, stdout, stderr)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ type scanOptions struct {
 	quiet            bool
 	mode             string
 	maxPixels        int64
+	video            videoFlags
 }
 
 func newScanCommand(g *globalOptions) *cobra.Command {
@@ -37,14 +38,17 @@ func newScanCommand(g *globalOptions) *cobra.Command {
 		Long: `Scan hashes every file under DIR (read-only, access times untouched, symbolic
 links not followed unless asked, devices, FIFOs and sockets skipped and
 reported) and classifies it: known (exact MD5/SHA-1/SHA-256 in a known set),
-near-known (PDQ within the set's threshold), known-good (left out of review),
+near-known (PDQ within the set's threshold; for videos, vPDQ frames matching
+a known video's under HMA's rule), known-good (left out of review),
 new image, new video, other, skipped or error. Identical and visually similar
 files are stacked. REPORT receives items.jsonl, summary.json, vics.json (VICS
 2.0, categories pre-filled from matches) and summary.html.
 
 Interrupted (Ctrl-C), the same command continues where it stopped; the final
 report is the same as an uninterrupted run's. Hash sets may be ivid, VICS,
-ICSE CSV, plain CSV/TSV, PDQ lines or NSRL RDSv3 files (detected).`,
+ICSE CSV, plain CSV/TSV, PDQ lines, NSRL RDSv3 or vPDQ files (detected).
+Videos are decoded by ffmpeg, which must be installed (--video=false: digests
+only).`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd.Context(), o, args, g.stdout, g.stderr)
@@ -61,7 +65,8 @@ ICSE CSV, plain CSV/TSV, PDQ lines or NSRL RDSv3 files (detected).`,
 	f.BoolVar(&o.strict, "strict", false, "abort on the first malformed hash set row instead of skipping it")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress")
 	f.StringVar(&o.mode, "pdq-mode", "full", "full or cli512")
-	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images with more pixels than this")
+	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this")
+	o.video.add(f)
 	return cmd
 }
 
@@ -97,6 +102,9 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	var bar *progressBar
 	opts := triage.Options{Roots: roots, Report: o.out, Workers: o.workers, FollowSymlinks: o.followSymlinks,
 		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, MaxPixels: o.maxPixels}
+	if opts.Video, err = o.video.options(o.maxPixels); err != nil {
+		return err
+	}
 	if !o.quiet {
 		bar = newProgressBar(stderr)
 		opts.Progress = bar.update

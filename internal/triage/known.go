@@ -4,17 +4,23 @@ package triage
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/ivid-project/ivid/internal/hamming"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 // Ref is what a match says about the known entry it found.
 type Ref struct {
-	Set                string           `json:"set"`
-	Hash               string           `json:"hash"` // md5, sha1, sha256 or pdq
-	Distance           int              `json:"distance"`
+	Set      string `json:"set"`
+	Hash     string `json:"hash"`     // md5, sha1, sha256, pdq or vpdq
+	Distance int    `json:"distance"` // for vpdq, the nearest frames'
+	// QueryPercent and TargetPercent are, for a vPDQ match, the shares of
+	// the file's frames and of the known video's frames that have a twin.
+	QueryPercent       float64          `json:"query_percent,omitempty"`
+	TargetPercent      float64          `json:"target_percent,omitempty"`
 	Category           hashset.Category `json:"category"`
 	Series             string           `json:"series,omitempty"`
 	VictimIdentified   *bool            `json:"victim_identified,omitempty"`
@@ -37,6 +43,7 @@ type Sets struct {
 	digests map[string][]int32 // lower-case hex digest -> entries
 	good    map[string]int     // any digest -> set index
 	pdq     *hamming.Index
+	videos  *vpdq.Index // ID = entry index
 	maxThr  int
 	Stats   []SetStats
 }
@@ -53,7 +60,7 @@ type SetStats struct {
 
 // NewSets returns an empty Sets.
 func NewSets() *Sets {
-	return &Sets{digests: map[string][]int32{}, good: map[string]int{}, pdq: hamming.New()}
+	return &Sets{digests: map[string][]int32{}, good: map[string]int{}, pdq: hamming.New(), videos: vpdq.NewIndex(vpdq.DefaultHMA)}
 }
 
 // Load adds a set file. kind overrides the file's own kind when not empty;
@@ -96,6 +103,10 @@ func (k *Sets) Load(path string, kind hashset.Kind, threshold int, strict bool) 
 		}
 		if e.PDQ != nil {
 			pending = append(pending, hamming.Entry{ID: uint64(i), Hash: *e.PDQ})
+		}
+		if len(e.VPDQ) > 0 {
+			k.videos.Add(strconv.Itoa(int(i)), e.VPDQ)
+			k.entries[i].e.VPDQ = nil // the index holds the frames
 		}
 		return nil
 	})
@@ -174,5 +185,20 @@ func (k *Sets) Near(hashes []pdq.Hash, names []string) []Ref {
 		out = append(out, r)
 	}
 	sortRefs(out)
+	return out
+}
+
+// Videos returns the known videos that a video's vPDQ frames match under
+// HMA's rule: frames within distance 31, and at least 80 % of the file's
+// frames with a twin in the known video. With dihedral, rotated and flipped
+// frames count too.
+func (k *Sets) Videos(frames []vpdq.Frame, dihedral bool) []Ref {
+	var out []Ref
+	for _, m := range vpdq.Matches(k.videos.Query(frames, dihedral), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent) {
+		i, _ := strconv.Atoi(m.ID)
+		r := k.ref(int32(i), "vpdq", m.BestDistance)
+		r.QueryPercent, r.TargetPercent = m.QueryPercent, m.TargetPercent
+		out = append(out, r)
+	}
 	return out
 }

@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/hamming"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 // Class is what a scan concludes about a file.
@@ -25,10 +27,10 @@ type Class string
 
 const (
 	Known     Class = "known"      // exact MD5/SHA-1/SHA-256 match with a known set
-	NearKnown Class = "near-known" // PDQ within the set's threshold
+	NearKnown Class = "near-known" // PDQ within the set's threshold, or a vPDQ video match
 	KnownGood Class = "known-good" // in a known-good set: left out of review
 	NewImage  Class = "new-image"
-	NewVideo  Class = "new-video" // digests only until video hashing lands
+	NewVideo  Class = "new-video"
 	Other     Class = "other"
 	Skipped   Class = "skipped" // devices, FIFOs, sockets, symbolic links
 	Error     Class = "error"
@@ -50,6 +52,8 @@ type Item struct {
 	Height   int              `json:"height,omitempty"`
 	PDQ      *pdq.Hash        `json:"pdq,omitempty"`
 	Quality  *int             `json:"pdq_quality,omitempty"`
+	Video    *vpdq.Info       `json:"video,omitempty"`
+	VPDQ     []vpdq.Frame     `json:"vpdq,omitempty"`
 	Class    Class            `json:"class"`
 	Category hashset.Category `json:"category"`
 	Matches  []Ref            `json:"matches,omitempty"`
@@ -57,7 +61,8 @@ type Item struct {
 	KnownGood string `json:"known_good,omitempty"`
 	// DuplicateOf is the item number of the first identical file.
 	DuplicateOf *int `json:"duplicate_of,omitempty"`
-	// SimilarTo is the first earlier image within the PDQ threshold.
+	// SimilarTo is the first earlier image within the PDQ threshold, or
+	// the first earlier video matching by vPDQ.
 	SimilarTo       *int   `json:"similar_to,omitempty"`
 	SimilarDistance int    `json:"similar_distance,omitempty"`
 	Error           string `json:"error,omitempty"`
@@ -73,6 +78,9 @@ type Options struct {
 	Threshold      int  // PDQ distance for stacking visual duplicates
 	Mode           pdq.Mode
 	MaxPixels      int64
+	// Video, when set, hashes videos with vPDQ and matches them against
+	// the known videos of the sets; otherwise videos get digests only.
+	Video *vpdq.Options
 	// Progress, if set, is called after every file on the scan goroutine.
 	Progress func(Progress)
 }
@@ -94,13 +102,19 @@ const (
 
 // scanConfig identifies a scan so that a resumed run continues the same one.
 type scanConfig struct {
-	Roots          []string   `json:"roots"`
-	FollowSymlinks bool       `json:"follow_symlinks"`
-	Dihedral       bool       `json:"dihedral"`
-	Threshold      int        `json:"threshold"`
-	Mode           string     `json:"pdq_mode"`
-	MaxPixels      int64      `json:"max_pixels"`
-	Sets           []SetStats `json:"sets"`
+	Roots          []string     `json:"roots"`
+	FollowSymlinks bool         `json:"follow_symlinks"`
+	Dihedral       bool         `json:"dihedral"`
+	Threshold      int          `json:"threshold"`
+	Mode           string       `json:"pdq_mode"`
+	MaxPixels      int64        `json:"max_pixels"`
+	Video          *videoConfig `json:"video,omitempty"`
+	Sets           []SetStats   `json:"sets"`
+}
+
+type videoConfig struct {
+	SecondsPerHash float64 `json:"seconds_per_hash"`
+	ExactC         bool    `json:"exact_c"`
 }
 
 // ErrOtherScan is returned when the report folder holds a different scan.
@@ -135,6 +149,9 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 	}
 	cfg := scanConfig{Roots: roots, FollowSymlinks: o.FollowSymlinks, Dihedral: o.Dihedral, Threshold: o.Threshold,
 		Mode: o.Mode.String(), MaxPixels: o.MaxPixels, Sets: sets.Stats}
+	if o.Video != nil {
+		cfg.Video = &videoConfig{SecondsPerHash: o.Video.SecondsPerHash, ExactC: o.Video.ExactC}
+	}
 	if err := checkConfig(filepath.Join(report, configFile), cfg); err != nil {
 		return nil, err
 	}
@@ -168,7 +185,7 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 		}
 	}()
 	w := bufio.NewWriterSize(journal, 1<<16)
-	fopts := filehash.Options{Mode: o.Mode, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels}
+	fopts := filehash.Options{Mode: o.Mode, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, Video: o.Video}
 	runErr := filehash.Run(ctx, jobs, o.Workers, fopts, func(r filehash.Result) error {
 		it := st.classify(sets, r, o.Dihedral)
 		b, err := json.Marshal(it)
@@ -229,11 +246,12 @@ type state struct {
 	done      map[string]bool
 	bySHA     map[string]int
 	images    *hamming.Index
+	videos    *vpdq.Index // ID = item number
 	threshold int
 }
 
 func newState(threshold int) *state {
-	return &state{done: map[string]bool{}, bySHA: map[string]int{}, images: hamming.New(), threshold: threshold}
+	return &state{done: map[string]bool{}, bySHA: map[string]int{}, images: hamming.New(), videos: vpdq.NewIndex(vpdq.DefaultHMA), threshold: threshold}
 }
 
 // resume reads the journal, drops a torn last line, replays the items, and
@@ -281,6 +299,9 @@ func (s *state) replay(it *Item) {
 		if it.PDQ != nil && it.Quality != nil && *it.Quality >= pdq.MinQuality {
 			s.images.Insert(hamming.Entry{ID: uint64(it.N), Hash: *it.PDQ})
 		}
+		if len(it.VPDQ) > 0 {
+			s.videos.Add(strconv.Itoa(it.N), it.VPDQ)
+		}
 	}
 }
 
@@ -288,7 +309,7 @@ func (s *state) classify(sets *Sets, r filehash.Result, dihedral bool) *Item {
 	rec := r.Record
 	it := &Item{N: s.n, Path: rec.Path, Size: rec.Size, MIME: rec.MIME, MD5: rec.MD5, SHA1: rec.SHA1,
 		SHA256: rec.SHA256, Width: rec.Width, Height: rec.Height, PDQ: rec.PDQ, Quality: rec.Quality,
-		Category: hashset.Uncategorised}
+		Video: rec.Video, VPDQ: rec.VPDQ, Category: hashset.Uncategorised}
 	defer s.replay(it)
 	if r.Err != nil {
 		it.Error = r.Err.Error()
@@ -307,6 +328,11 @@ func (s *state) classify(sets *Sets, r filehash.Result, dihedral bool) *Item {
 			n := int(m[0].ID)
 			it.SimilarTo, it.SimilarDistance = &n, m[0].Distance
 		}
+	} else if len(rec.VPDQ) > 0 {
+		if m := vpdq.Matches(s.videos.Query(rec.VPDQ, false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent); len(m) > 0 {
+			n, _ := strconv.Atoi(m[0].ID)
+			it.SimilarTo, it.SimilarDistance = &n, m[0].BestDistance
+		}
 	}
 	if refs := sets.Exact(rec.MD5, rec.SHA1, rec.SHA256); len(refs) > 0 {
 		it.Class, it.Matches, it.Category = Known, refs, refs[0].Category
@@ -324,6 +350,13 @@ func (s *state) classify(sets *Sets, r filehash.Result, dihedral bool) *Item {
 			names = append(names, pdq.DihedralNames[1:]...)
 		}
 		if refs := sets.Near(hashes, names); len(refs) > 0 {
+			it.Class, it.Matches, it.Category = NearKnown, refs, refs[0].Category
+			return it
+		}
+	}
+	if len(rec.VPDQ) > 0 {
+		// Frames decoded before an error still count.
+		if refs := sets.Videos(rec.VPDQ, dihedral); len(refs) > 0 {
 			it.Class, it.Matches, it.Category = NearKnown, refs, refs[0].Category
 			return it
 		}
