@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/jpeg"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -377,5 +380,25 @@ func TestLongVideoStreams(t *testing.T) {
 	}
 	if n != 600 {
 		t.Fatalf("%d hashes, want 600", n)
+	}
+}
+
+func TestContactSheet(t *testing.T) {
+	needFFmpeg(t)
+	var buf bytes.Buffer
+	err := ContactSheet(context.Background(), "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4", Options{}, SheetOptions{Cols: 3, Rows: 2, Width: 600}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, format, err := image.Decode(&buf)
+	if err != nil || format != "jpeg" {
+		t.Fatalf("not a JPEG: %v", err)
+	}
+	// 3 tiles of 200×112 (16:9, even) side by side, 2 rows.
+	if b := img.Bounds(); b.Dx() != 600 || b.Dy() != 224 {
+		t.Fatalf("sheet is %v", b)
+	}
+	if err := ContactSheet(context.Background(), "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4", Options{}, SheetOptions{Cols: 40}, io.Discard); err == nil {
+		t.Fatal("40 columns accepted")
 	}
 }
