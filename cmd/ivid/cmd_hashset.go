@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,14 +38,12 @@ func copySet(in string, from hashset.Format, out string, to hashset.Format, h fu
 	defer c.Close()
 	hdr = h(hdr)
 	w := stdout
-	var f *os.File
+	var f *atomicFile
 	if out != "" && out != "-" {
-		// Write beside the target and rename, so a failed run leaves nothing half-written.
-		f, err = os.CreateTemp(filepath.Dir(out), ".ivid-hashset-*")
-		if err != nil {
+		if f, err = createAtomic(out); err != nil {
 			return err
 		}
-		defer os.Remove(f.Name())
+		defer f.Close()
 		w = f
 	}
 	sw, err := hashset.NewWriter(w, to, hdr)
@@ -62,13 +58,7 @@ func copySet(in string, from hashset.Format, out string, to hashset.Format, h fu
 		return err
 	}
 	if f != nil {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(f.Name(), out); err != nil {
+		if err := f.Commit(); err != nil {
 			return err
 		}
 	}

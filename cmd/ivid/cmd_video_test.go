@@ -3,31 +3,17 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/ivid-project/ivid/internal/testenv"
 	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 const vpdqTestdata = "../../testdata/vpdq"
 
-// needFFmpeg fails under CI, where .ci/run installs FFmpeg, and skips
-// elsewhere when it is missing.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", p)
-			}
-			t.Skipf("%s not installed", p)
-		}
-	}
-}
-
 func TestHashVideoJSON(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	code, out, errs := runIvid(t, "hash", "--json", "--vpdq-exact", vpdqTestdata+"/videos/doorknob-hd-no-bar.mp4")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -63,7 +49,7 @@ func TestHashVideoWithoutFFmpeg(t *testing.T) {
 }
 
 func TestVPDQCommands(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	dir := t.TempDir()
 	door := vpdqTestdata + "/videos/doorknob-hd-no-bar.mp4"
 	code, _, errs := runIvid(t, "vpdq", "hash", "--vpdq-exact", "--out", dir, door, vpdqTestdata+"/videos/test-padded-dimensions.mp4")
@@ -105,7 +91,7 @@ func TestVPDQCommands(t *testing.T) {
 }
 
 func TestBenchVideo(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	code, out, errs := runIvid(t, "bench", "video", "--runs", "1", "--every-frame=false", "--input", vpdqTestdata+"/videos/doorknob-hd-no-bar.mp4")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)

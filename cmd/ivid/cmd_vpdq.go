@@ -94,28 +94,6 @@ func hashVideo(ctx context.Context, path string, o vpdq.Options, format, outDir 
 	return writeFileAtomic(filepath.Join(outDir, name), buf.Bytes())
 }
 
-// writeFileAtomic writes beside the target and renames, so that a failed
-// run leaves no half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".ivid-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 // loadFrames reads a vPDQ file (reference lines or HMA list), or hashes a
 // video at one frame a second.
 func loadFrames(ctx context.Context, path string, v videoFlags) ([]vpdq.Frame, error) {

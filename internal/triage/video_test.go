@@ -10,22 +10,11 @@ import (
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/testenv"
 	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 const vpdqTestdata = "../../testdata/vpdq"
-
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", p)
-			}
-			t.Skipf("%s not installed", p)
-		}
-	}
-}
 
 func ffmpeg(t *testing.T, args ...string) {
 	t.Helper()
@@ -38,7 +27,7 @@ func ffmpeg(t *testing.T, args ...string) {
 // vPDQ, a byte-identical copy of another known video is known by SHA-256,
 // an unknown video is new, and a second encoding of it is stacked with it.
 func TestScanVideos(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	base := t.TempDir()
 	ev := filepath.Join(base, "evidence")
 	os.MkdirAll(filepath.Join(ev, "dcim"), 0o755)

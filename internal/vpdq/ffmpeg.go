@@ -248,17 +248,9 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 5 * time.Second
-	var stderr tail
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	cmd, stdout, stderr, err := startFFmpeg(ctx, prog, args)
 	if err != nil {
 		return info, err
-	}
-	if err := cmd.Start(); err != nil {
-		return info, fmt.Errorf("start ffmpeg: %w", err)
 	}
 	var emitErr error
 	readErr := readFrames(bufio.NewReaderSize(stdout, 1<<20), o, info.FrameRate, mod, func(f Frame) error {
@@ -285,6 +277,25 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 		return info, fmt.Errorf("%w: decoded with errors: %s", ErrCorrupt, stderr.String())
 	}
 	return info, nil
+}
+
+// startFFmpeg starts ffmpeg with its standard output on a pipe and the tail
+// of its standard error kept for messages. Cancelling ctx kills it; the
+// caller must Wait, which reaps it.
+func startFFmpeg(ctx context.Context, prog string, args []string) (*exec.Cmd, io.Reader, *tail, error) {
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = 5 * time.Second
+	stderr := new(tail)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	return cmd, stdout, stderr, nil
 }
 
 var errNoFrames = fmt.Errorf("%w: no frame could be decoded", ErrCorrupt)

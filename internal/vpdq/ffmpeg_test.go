@@ -19,21 +19,8 @@ import (
 	"time"
 
 	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/testenv"
 )
-
-// needFFmpeg fails under CI, where .ci/run installs FFmpeg, and skips
-// elsewhere when it is missing.
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", p)
-			}
-			t.Skipf("%s not installed", p)
-		}
-	}
-}
 
 // sampleVideos are the upstream samples in testdata, plus those of
 // $IVID_VPDQ_VIDEOS (for example ../shared/vpdq/videos) when it is set.
@@ -109,7 +96,7 @@ func withinTolerance(t *testing.T, name string, got, want []Frame) {
 }
 
 func compareReference(t *testing.T, dir string, o Options) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	for _, v := range sampleVideos(t) {
 		name := strings.TrimSuffix(filepath.Base(v), ".mp4")
 		t.Run(name, func(t *testing.T) {
@@ -165,7 +152,7 @@ func TestFrameMod(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	info, err := Probe(context.Background(), "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +195,7 @@ func rotate90(t *testing.T, path string) {
 }
 
 func TestRotationReported(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	v := makeVideo(t, "rot.mp4", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10:duration=1", "-c:v", "mpeg4")
 	rotate90(t, v)
 	info, err := Probe(context.Background(), v, Options{})
@@ -228,7 +215,7 @@ func TestRotationReported(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	dir := t.TempDir()
 	good, err := os.ReadFile("../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4")
 	if err != nil {
@@ -276,7 +263,7 @@ func TestBadInput(t *testing.T) {
 
 // TestProtocolRefused: evidence is read as a local file only.
 func TestProtocolRefused(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	// An HLS playlist pointing at the network must not make ffmpeg connect
 	// anywhere: only the file protocol is allowed.
 	p := filepath.Join(t.TempDir(), "list.m3u8")
@@ -318,7 +305,7 @@ func children(t *testing.T) []string {
 // TestCancelKillsFFmpeg: a cancelled hash or a failing consumer stops
 // ffmpeg and reaps it: no process and no zombie is left.
 func TestCancelKillsFFmpeg(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	v := "../../testdata/vpdq/videos/chair-19-sd-bar.mp4"
 	stop := errors.New("consumer gave up")
 	for _, c := range []struct {
@@ -363,7 +350,7 @@ func TestCancelKillsFFmpeg(t *testing.T) {
 // TestLongVideoStreams hashes a ten-minute clip at one hash a second: the
 // frames stream through one buffer and the count is the clip's seconds.
 func TestLongVideoStreams(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	v := makeVideo(t, "long.mkv", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=600", "-c:v", "mpeg4", "-q:v", "10")
 	n := 0
 	last := -1.0
@@ -384,7 +371,7 @@ func TestLongVideoStreams(t *testing.T) {
 }
 
 func TestContactSheet(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	var buf bytes.Buffer
 	err := ContactSheet(context.Background(), "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4", Options{}, SheetOptions{Cols: 3, Rows: 2, Width: 600}, &buf)
 	if err != nil {

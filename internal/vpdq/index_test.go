@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ivid-project/ivid/internal/testenv"
 )
 
 // TestIndexEqualsBrute: the index gives every pair of sample videos the
@@ -74,7 +76,7 @@ func TestIndexRemoveAndVerdict(t *testing.T) {
 // rate, queried at one hash a second, matches the known video indexed at
 // every frame; a mirrored copy matches only with dihedral query frames.
 func TestClipAndMirrorMatch(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedFFmpeg(t)
 	src := "../../testdata/vpdq/videos/chair-19-sd-bar.mp4"
 	x := NewIndex(DefaultHMA)
 	x.Add("chair-19", readHashes(t, "../../testdata/vpdq/hashes/chair-19-sd-bar.txt"))

@@ -7,8 +7,6 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
-	"os/exec"
-	"time"
 )
 
 // SheetOptions lay out a contact sheet.
@@ -53,21 +51,15 @@ func ContactSheet(ctx context.Context, path string, o Options, so SheetOptions, 
 	vf := fmt.Sprintf("fps=%s,scale=%d:%d:flags=area,tile=%dx%d", rate, tw, th, so.Cols, so.Rows)
 	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-noautorotate"}, input(path)...)
 	args = append(args, "-map", "0:v:0", "-vf", vf, "-frames:v", "1", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "pipe:1")
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 5 * time.Second
-	var stderr tail
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd, stdout, stderr, err := startFFmpeg(ctx, prog, args)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ffmpeg: %w", err)
-	}
 	img, readErr := readPPM(bufio.NewReader(stdout), o.maxPixels())
 	if readErr != nil {
-		cmd.Process.Kill()
+		cancel()
 	}
 	waitErr := cmd.Wait()
 	switch {
