@@ -1,6 +1,7 @@
 package vpdq
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -134,5 +135,17 @@ func FuzzParseHMA(f *testing.F) {
 		if _, err := ParseHMA(FormatHMA(frames)); err != nil {
 			t.Fatalf("re-reading %q: %v", FormatHMA(frames), err)
 		}
+	})
+}
+
+// FuzzPPMHeader: the frame reader never panics or over-allocates on a
+// damaged stream.
+func FuzzPPMHeader(f *testing.F) {
+	f.Add([]byte("P6\n4 2\n255\n" + strings.Repeat("\x01\x02\x03", 8)))
+	f.Add([]byte("P6 99999999 99999999 255\n"))
+	f.Add([]byte("P5\n1 1\n255\n\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		readFrames(bufio.NewReader(bytes.NewReader(data)), Options{MaxPixels: 1 << 16}, 30, 1, func(Frame) error { n++; return nil })
 	})
 }
