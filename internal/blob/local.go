@@ -1,0 +1,156 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Local is a Backend on a local directory. Files are written to a
+// temporary name, synced, renamed into place and the directory synced, so
+// that a crash leaves either the whole file or nothing; committed files are
+// read-only.
+type Local struct{ dir string }
+
+// OpenLocal uses dir, creating it if needed.
+func OpenLocal(dir string) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return &Local{dir: dir}, nil
+}
+
+func (l *Local) path(name string) (string, error) {
+	if len(name) < 4 || strings.ContainsAny(name, `/\.`) {
+		return "", fmt.Errorf("blob store: bad name %q", name)
+	}
+	return filepath.Join(l.dir, name[:2], name), nil
+}
+
+type localPending struct {
+	f      *os.File
+	target string
+	done   bool
+}
+
+func (l *Local) Create(_ context.Context, name string) (PendingFile, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	return &localPending{f: f, target: p}, nil
+}
+
+func (p *localPending) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+func (p *localPending) Commit() error {
+	if p.done {
+		return errors.New("blob store: file already committed or aborted")
+	}
+	p.done = true
+	err := p.f.Chmod(0o400)
+	if err == nil {
+		err = p.f.Sync()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(p.f.Name(), p.target)
+	}
+	if err != nil {
+		os.Remove(p.f.Name())
+		return fmt.Errorf("blob store: commit: %w", err)
+	}
+	return syncDir(filepath.Dir(p.target))
+}
+
+func (p *localPending) Abort() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	p.f.Close()
+	return os.Remove(p.f.Name())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (l *Local) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	return f, err
+}
+
+func (l *Local) Exists(_ context.Context, name string) (bool, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (l *Local) List(ctx context.Context, fn func(string) error) error {
+	return filepath.WalkDir(l.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		return fn(d.Name())
+	})
+}
+
+func (l *Local) Remove(_ context.Context, name string) error {
+	p, err := l.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// CleanTemp removes temporary files a crash left behind.
+func (l *Local) CleanTemp() error {
+	return filepath.WalkDir(l.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".tmp-") {
+			os.Remove(p)
+		}
+		return nil
+	})
+}
