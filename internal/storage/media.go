@@ -1,0 +1,162 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+const mediaCols = `id, sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
+	camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created`
+
+func mediaArgs(m *ivid.Media) []any {
+	var p sql.NullString
+	if m.PDQ != nil {
+		p = sql.NullString{String: m.PDQ.String(), Valid: true}
+	}
+	var v sql.NullString
+	if len(m.VPDQ) > 0 {
+		var b strings.Builder
+		vpdq.WriteLines(&b, m.VPDQ)
+		v = sql.NullString{String: b.String(), Valid: true}
+	}
+	var series sql.NullInt64
+	if m.SeriesID != 0 {
+		series = sql.NullInt64{Int64: int64(m.SeriesID), Valid: true}
+	}
+	return []any{m.SHA256, m.MD5, m.SHA1, string(m.Kind), m.MIME, m.Size, m.Width, m.Height, m.Duration, p, m.Quality, v, b2i(m.Stored),
+		m.CameraMake, m.CameraModel, m.CameraSerial, nullTS(m.CaptureTime), nullFloat(m.Lat), nullFloat(m.Lon),
+		int(m.Category), series, string(m.Baseline), m.PhotoDNA, ts(m.Created)}
+}
+
+func nullFloat(f *float64) sql.NullFloat64 {
+	if f == nil {
+		return sql.NullFloat64{}
+	}
+	return sql.NullFloat64{Float64: *f, Valid: true}
+}
+
+func scanMedia(r interface{ Scan(...any) error }) (ivid.Media, error) {
+	var m ivid.Media
+	var kind, baseline string
+	var p, v sql.NullString
+	var stored, category int
+	var capture, series sql.NullInt64
+	var lat, lon sql.NullFloat64
+	var created int64
+	err := r.Scan(&m.ID, &m.SHA256, &m.MD5, &m.SHA1, &kind, &m.MIME, &m.Size, &m.Width, &m.Height, &m.Duration, &p, &m.Quality, &v, &stored,
+		&m.CameraMake, &m.CameraModel, &m.CameraSerial, &capture, &lat, &lon, &category, &series, &baseline, &m.PhotoDNA, &created)
+	if err != nil {
+		return m, err
+	}
+	m.Kind, m.Stored, m.Category, m.Baseline, m.Created = ivid.Kind(kind), stored == 1, hashset.Category(category), ivid.BaselineState(baseline), fromTS(created)
+	m.CaptureTime = fromNullTS(capture)
+	m.SeriesID = ivid.SeriesID(series.Int64)
+	if lat.Valid && lon.Valid {
+		m.Lat, m.Lon = &lat.Float64, &lon.Float64
+	}
+	if p.Valid {
+		h, err := pdq.ParseHex(p.String)
+		if err != nil {
+			return m, err
+		}
+		m.PDQ = &h
+	}
+	if v.Valid {
+		if m.VPDQ, err = vpdq.ReadLines(strings.NewReader(v.String)); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+func scanMediaRows(r *sql.Rows) (ivid.Media, error) { return scanMedia(r) }
+
+func (s *queries) CreateMedia(ctx context.Context, m *ivid.Media) error {
+	id, err := s.insert(ctx, `INSERT INTO media (sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
+		camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, mediaArgs(m)...)
+	m.ID = ivid.MediaID(id)
+	return err
+}
+
+func (s *queries) UpdateMedia(ctx context.Context, m *ivid.Media) error {
+	_, err := s.exec(ctx, `UPDATE media SET sha256 = ?, md5 = ?, sha1 = ?, kind = ?, mime = ?, size = ?, width = ?, height = ?, duration = ?,
+		pdq = ?, pdq_quality = ?, vpdq = ?, stored = ?, camera_make = ?, camera_model = ?, camera_serial = ?, capture_time = ?, lat = ?, lon = ?,
+		category = ?, series_id = ?, baseline = ?, photodna = ?, created = ? WHERE id = ?`, append(mediaArgs(m), m.ID)...)
+	return err
+}
+
+func (s *queries) Media(ctx context.Context, id ivid.MediaID) (ivid.Media, error) {
+	m, err := scanMedia(s.row(ctx, `SELECT `+mediaCols+` FROM media WHERE id = ?`, id))
+	return m, notFound(err, "media item")
+}
+
+func (s *queries) MediaBySHA256(ctx context.Context, sha string) (ivid.Media, error) {
+	m, err := scanMedia(s.row(ctx, `SELECT `+mediaCols+` FROM media WHERE sha256 = ?`, sha))
+	return m, notFound(err, "media item")
+}
+
+func (s *queries) MediaByDigest(ctx context.Context, md5, sha1 string) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE (md5 = ? AND ? <> '') OR (sha1 = ? AND ? <> '') ORDER BY id`, md5, md5, sha1, sha1)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) MediaBySerial(ctx context.Context, serial string) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE camera_serial = ? AND camera_serial <> '' ORDER BY id LIMIT 1000`, serial)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) MediaInBox(ctx context.Context, minLat, maxLat, minLon, maxLon float64) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE lat IS NOT NULL AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? ORDER BY id LIMIT 1000`,
+		minLat, maxLat, minLon, maxLon)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) MediaInSeries(ctx context.Context, id ivid.SeriesID) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE series_id = ? ORDER BY id`, id)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) MediaInCase(ctx context.Context, id ivid.CaseID) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE id IN (SELECT media_id FROM submissions WHERE case_id = ?) ORDER BY id`, id)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) Uncategorised(ctx context.Context, agency ivid.AgencyID, limit int) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE category = -1 AND id IN (SELECT media_id FROM submissions WHERE agency_id = ?) ORDER BY id LIMIT ?`, agency, limit)
+	return all(rows, err, scanMediaRows)
+}
+
+func (s *queries) EachMedia(ctx context.Context, fn func(ivid.Media) error) error {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media ORDER BY id`)
+	return each(rows, err, scanMediaRows, fn)
+}
+
+func (s *queries) EachBaseline(ctx context.Context, fn func(ivid.Media) error) error {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE baseline = 'confirmed' ORDER BY id`)
+	return each(rows, err, scanMediaRows, fn)
+}
+
+func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error {
+	id, err := s.insert(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))
+	sub.ID = id
+	return err
+}
+
+func (s *queries) Submissions(ctx context.Context, m ivid.MediaID) ([]ivid.Submission, error) {
+	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id = ? ORDER BY id`, m)
+	return all(rows, err, func(r *sql.Rows) (ivid.Submission, error) {
+		var sub ivid.Submission
+		var created int64
+		err := r.Scan(&sub.ID, &sub.MediaID, &sub.CaseID, &sub.AgencyID, &sub.UserID, &sub.FileName, &created)
+		sub.Created = fromTS(created)
+		return sub, err
+	})
+}

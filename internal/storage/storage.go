@@ -1,0 +1,303 @@
+// Package storage keeps ivid's domain in SQLite (the embedded default,
+// pure Go) or PostgreSQL (production, through pgx), with one set of
+// forward-only migrations per dialect and the same queries for both.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/ivid-project/ivid/internal/ivid"
+)
+
+// Dialect is the SQL flavour of a database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is an ivid.Store over database/sql.
+type DB struct {
+	queries
+	db *sql.DB
+}
+
+var _ ivid.Store = (*DB)(nil)
+
+// Open connects to a database: a postgres:// or postgresql:// URL, or
+// otherwise the path of an SQLite file (created if missing). It does not
+// migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var db *sql.DB
+	var d Dialect
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		d = Postgres
+		db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(16)
+		}
+	} else {
+		d = SQLite
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		abs, aerr := filepath.Abs(path)
+		if aerr != nil {
+			return nil, aerr
+		}
+		// WAL with synchronous=FULL: a committed transaction survives a
+		// crash or power loss. BEGIN IMMEDIATE takes the write lock up
+		// front so that concurrent writers wait instead of failing.
+		q := url.Values{}
+		for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		db, err = sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
+		if err == nil {
+			db.SetMaxOpenConns(4)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &DB{queries: queries{q: db, d: d}, db: db}, nil
+}
+
+// Dialect reports the database's flavour.
+func (db *DB) Dialect() Dialect { return db.d }
+
+func (db *DB) Close() error { return db.db.Close() }
+
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// InTx runs fn in a transaction, committed if fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(ivid.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&queries{q: tx, d: db.d, tx: true}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (db *DB) migrations() ([]migration, error) {
+	dir := "migrations/" + string(db.d)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s: bad name", e.Name())
+		}
+		b, err := fs.ReadFile(migrations, dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{v, e.Name(), string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migrations: %s out of sequence", m.name)
+		}
+	}
+	return out, nil
+}
+
+// Version returns the schema version applied and the one this build
+// expects.
+func (db *DB) Version(ctx context.Context) (have, want int, err error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return 0, 0, err
+	}
+	err = db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&have)
+	return have, len(ms), err
+}
+
+// ErrSchemaNewer means the database was migrated by a newer ivid.
+var ErrSchemaNewer = errors.New("the database schema is newer than this ivid: upgrade ivid")
+
+// Migrate applies the migrations not yet applied, each in its own
+// transaction together with its version record. It returns how many ran.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	have, want, err := db.Version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if have > want {
+		return 0, fmt.Errorf("%w (schema %d, this build %d)", ErrSchemaNewer, have, want)
+	}
+	ms, _ := db.migrations()
+	n := 0
+	for _, m := range ms[have:] {
+		tx, err := db.db.BeginTx(ctx, nil)
+		if err != nil {
+			return n, err
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return n, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, rebind(db.d, `INSERT INTO schema_version (version) VALUES (?)`), m.version); err != nil {
+			tx.Rollback()
+			return n, err
+		}
+		if err := tx.Commit(); err != nil {
+			return n, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements ivid.Tx on a connection pool or a transaction.
+type queries struct {
+	q  querier
+	d  Dialect
+	tx bool
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func rebind(d Dialect, q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+func (s *queries) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.q.ExecContext(ctx, rebind(s.d, q), args...)
+}
+
+func (s *queries) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.q.QueryContext(ctx, rebind(s.d, q), args...)
+}
+
+func (s *queries) row(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.q.QueryRowContext(ctx, rebind(s.d, q), args...)
+}
+
+// insert runs an INSERT … RETURNING id.
+func (s *queries) insert(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := s.row(ctx, q+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+// notFound maps sql.ErrNoRows to ivid.ErrNotFound.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ivid.ErrNotFound)
+	}
+	return err
+}
+
+// Times are stored as microseconds since the epoch, in both dialects.
+func ts(t time.Time) int64 { return t.UnixMicro() }
+
+func fromTS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullTS(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullTS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromTS(v.Int64)
+	return &t
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// each scans every row of a query with scan and passes it to fn.
+func each[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error), fn func(T) error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// all collects every row of a query.
+func all[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	var out []T
+	err = each(rows, err, scan, func(v T) error { out = append(out, v); return nil })
+	return out, err
+}

@@ -1,0 +1,191 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/storage"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+func TestStorage(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 28, 10, 0, 0, 123000, time.UTC)
+		if n, err := db.Migrate(ctx); err != nil || n != 0 {
+			t.Fatalf("second migration ran %d steps: %v", n, err)
+		}
+		have, want, err := db.Version(ctx)
+		if err != nil || have != want || have < 1 {
+			t.Fatalf("version %d/%d: %v", have, want, err)
+		}
+
+		fr := ivid.Agency{Name: "OCRVP", Country: "FR", Kind: ivid.NationalUnit, Created: now}
+		if err := db.CreateAgency(ctx, &fr); err != nil || fr.ID == 0 {
+			t.Fatalf("agency: %v", err)
+		}
+		if err := db.CreateAgency(ctx, &ivid.Agency{Name: "OCRVP", Kind: ivid.NationalUnit, Created: now}); err == nil {
+			t.Fatal("duplicate agency name accepted")
+		}
+		u := ivid.User{AgencyID: fr.ID, Name: "alice", Roles: ivid.Roles{ivid.RoleSpecialist}, PasswordHash: "h", Created: now}
+		if err := db.CreateUser(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+		u.TOTPEnabled, u.TOTPSecret = true, "SECRET"
+		if err := db.UpdateUser(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.UserByName(ctx, "alice")
+		if err != nil || !got.TOTPEnabled || got.TOTPSecret != "SECRET" || !got.Roles.Has(ivid.RoleSpecialist) || !got.Created.Equal(now) {
+			t.Fatalf("user %+v: %v", got, err)
+		}
+		if _, err := db.UserByName(ctx, "bob"); !errors.Is(err, ivid.ErrNotFound) {
+			t.Fatalf("missing user: %v", err)
+		}
+		if err := db.CreateSession(ctx, ivid.Session{Hash: "s1", UserID: u.ID, Created: now, Expires: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := db.Session(ctx, "s1")
+		if err != nil || ss.MFA || !ss.Expires.Equal(now.Add(time.Hour)) {
+			t.Fatalf("session %+v %v", ss, err)
+		}
+		tok := ivid.Token{UserID: u.ID, Hash: "th", Name: "cli", Created: now}
+		if err := db.CreateToken(ctx, &tok); err != nil {
+			t.Fatal(err)
+		}
+		if tt, err := db.TokenByHash(ctx, "th"); err != nil || tt.ID != tok.ID || tt.Expires != nil {
+			t.Fatalf("token %+v %v", tt, err)
+		}
+
+		c := ivid.Case{AgencyID: fr.ID, Reference: "2026/001", Sharing: ivid.SharingAgency, CreatedBy: u.ID, Created: now}
+		if err := db.CreateCase(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := pdq.ParseHex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
+		lat, lon := 48.85, 2.35
+		ct := now.Add(-time.Hour)
+		m := ivid.Media{SHA256: "aa", MD5: "m5", SHA1: "s1", Kind: ivid.Image, MIME: "image/jpeg", Size: 10, Width: 4, Height: 3,
+			PDQ: &h, Quality: 90, Stored: true, CameraSerial: "SN1", CaptureTime: &ct, Lat: &lat, Lon: &lon,
+			Category: hashset.Uncategorised, Created: now}
+		if err := db.CreateMedia(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		v := ivid.Media{SHA256: "bb", MD5: "m6", SHA1: "s2", Kind: ivid.Video, MIME: "video/mp4", Duration: 2.5, Category: hashset.CSAM, Created: now,
+			VPDQ: []vpdq.Frame{{Number: 0, Quality: 100, Hash: h, Timestamp: 0}, {Number: 30, Quality: 80, Hash: h, Timestamp: 1}}}
+		if err := db.CreateMedia(ctx, &v); err != nil {
+			t.Fatal(err)
+		}
+		gm, err := db.MediaBySHA256(ctx, "aa")
+		if err != nil || *gm.PDQ != h || *gm.Lat != lat || !gm.CaptureTime.Equal(ct) || gm.CameraSerial != "SN1" || !gm.Stored {
+			t.Fatalf("media %+v %v", gm, err)
+		}
+		gv, _ := db.Media(ctx, v.ID)
+		if len(gv.VPDQ) != 2 || gv.VPDQ[1].Number != 30 || gv.PDQ != nil || gv.Category != hashset.CSAM {
+			t.Fatalf("video %+v", gv)
+		}
+		if ms, _ := db.MediaByDigest(ctx, "", "s2"); len(ms) != 1 || ms[0].ID != v.ID {
+			t.Fatalf("by sha1: %v", ms)
+		}
+		if ms, _ := db.MediaByDigest(ctx, "", ""); len(ms) != 0 {
+			t.Fatal("empty digests matched")
+		}
+		if ms, _ := db.MediaBySerial(ctx, "SN1"); len(ms) != 1 {
+			t.Fatal("by serial")
+		}
+		if ms, _ := db.MediaInBox(ctx, 48.8, 48.9, 2.3, 2.4); len(ms) != 1 {
+			t.Fatal("in box")
+		}
+		if err := db.AddSubmission(ctx, &ivid.Submission{MediaID: m.ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, FileName: "a.jpg", Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		if ms, _ := db.MediaInCase(ctx, c.ID); len(ms) != 1 || ms[0].ID != m.ID {
+			t.Fatal("media in case")
+		}
+		if ms, _ := db.Uncategorised(ctx, fr.ID, 10); len(ms) != 1 {
+			t.Fatal("uncategorised")
+		}
+
+		s := ivid.Series{Name: "S-1", Status: ivid.Unidentified, AgencyID: fr.ID, Created: now}
+		if err := db.CreateSeries(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		m.SeriesID, m.Category = s.ID, hashset.CSAM
+		if err := db.UpdateMedia(ctx, &m); err != nil {
+			t.Fatal(err)
+		}
+		if ms, _ := db.MediaInSeries(ctx, s.ID); len(ms) != 1 {
+			t.Fatal("media in series")
+		}
+		cl := ivid.Claim{SeriesID: s.ID, AgencyID: fr.ID, UserID: u.ID, Since: now}
+		db.CreateClaim(ctx, &cl)
+		if cs, _ := db.Claims(ctx, s.ID); len(cs) != 1 {
+			t.Fatal("claims")
+		}
+		db.ReleaseClaim(ctx, cl.ID, now)
+		if cs, _ := db.Claims(ctx, 0); len(cs) != 0 {
+			t.Fatal("released claim still active")
+		}
+		vi := ivid.Victim{SeriesID: s.ID, Identified: true, AgencyID: fr.ID, IdentifiedAt: &now, AgeGroup: "prepubescent", Sex: "female"}
+		db.CreateVictim(ctx, &vi)
+		if vs, _ := db.Victims(ctx, 0); len(vs) != 1 || !vs[0].Identified || vs[0].AgencyID != fr.ID {
+			t.Fatalf("victims %v", vs)
+		}
+		of := ivid.Offender{SeriesID: s.ID, Notice: ivid.GreenNotice, NoticeRef: "G-1"}
+		db.CreateOffender(ctx, &of)
+		if os, _ := db.Offenders(ctx, s.ID); len(os) != 1 || os[0].Identified || os[0].NoticeRef != "G-1" {
+			t.Fatalf("offenders %v", os)
+		}
+		db.CreateClue(ctx, &ivid.Clue{MediaID: m.ID, AgencyID: fr.ID, UserID: u.ID, Text: "shop sign", Tags: []string{"text", "fr"}, Rect: &ivid.Rect{X: 1, Y: 2, W: 3, H: 4}, Created: now})
+		if cs, _ := db.Clues(ctx, m.ID); len(cs) != 1 || cs[0].Rect.W != 3 || cs[0].Tags[1] != "fr" {
+			t.Fatalf("clues %v", cs)
+		}
+		db.AddBaselineVote(ctx, m.ID, fr.ID, u.ID, now)
+		if err := db.AddBaselineVote(ctx, m.ID, fr.ID, u.ID, now); err != nil {
+			t.Fatalf("repeated vote: %v", err)
+		}
+		if vs, _ := db.BaselineVotes(ctx, m.ID); len(vs) != 1 {
+			t.Fatalf("votes %v", vs)
+		}
+
+		// The audit trail appends under the head's lock and reads back in order.
+		for i := range 3 {
+			err := db.InTx(ctx, func(tx ivid.Tx) error {
+				head, err := tx.AuditHead(ctx)
+				if err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, audit.Link(head, audit.Record{Time: now, UserID: int64(u.ID), Action: "test", Object: string(rune('a' + i))}))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var ver audit.Verifier
+		if err := db.EachAudit(ctx, ver.Next); err != nil {
+			t.Fatal(err)
+		}
+		seq, hash, _ := db.AuditHeadRecorded(ctx)
+		if err := ver.End(seq, hash); err != nil || ver.Count != 3 {
+			t.Fatalf("audit: %d records, %v", ver.Count, err)
+		}
+		// A failed transaction leaves nothing.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx ivid.Tx) error {
+			tx.CreateAgency(ctx, &ivid.Agency{Name: "ghost", Kind: ivid.NationalUnit, Created: now})
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if as, _ := db.Agencies(ctx); len(as) != 1 {
+			t.Fatalf("rolled-back agency visible: %v", as)
+		}
+	})
+}

@@ -1,0 +1,102 @@
+// Package storagetest gives tests real databases: a fresh SQLite file
+// always, and a fresh PostgreSQL database when IVID_TEST_POSTGRES holds
+// the URL of a server to create it on. Under CI=true a missing PostgreSQL
+// is a failure, not a skip.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ivid-project/ivid/internal/storage"
+)
+
+// EnvPostgres names the variable holding the PostgreSQL URL.
+const EnvPostgres = "IVID_TEST_POSTGRES"
+
+// Engine opens a fresh, migrated database for a test.
+type Engine struct {
+	Name string
+	Open func(t testing.TB) *storage.DB
+}
+
+// Engines returns SQLite, and PostgreSQL when configured.
+func Engines(t testing.TB) []Engine {
+	es := []Engine{{Name: "sqlite", Open: SQLite}}
+	if u := os.Getenv(EnvPostgres); u != "" {
+		es = append(es, Engine{Name: "postgres", Open: func(t testing.TB) *storage.DB { return Postgres(t, u) }})
+	} else if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set under CI=true: the PostgreSQL tests must run", EnvPostgres)
+	}
+	return es
+}
+
+// Run runs fn once per engine as a subtest.
+func Run(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
+	for _, e := range Engines(t) {
+		t.Run(e.Name, func(t *testing.T) { fn(t, e.Open(t)) })
+	}
+}
+
+func migrate(t testing.TB, db *storage.DB) *storage.DB {
+	t.Helper()
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// SQLite opens a migrated database in a temporary file.
+func SQLite(t testing.TB) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "ivid.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrate(t, db)
+}
+
+// Postgres creates a database named for the test on the server at base,
+// and drops it when the test ends.
+func Postgres(t testing.TB, base string) *storage.DB {
+	t.Helper()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "ivid_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	db, err := storage.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		a, err := sql.Open("pgx", base)
+		if err == nil {
+			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			a.Close()
+		}
+	})
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
