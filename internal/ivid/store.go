@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/hashset"
 )
 
 // Session is a signed-in browser or CLI session; only the token's hash is
@@ -77,6 +78,7 @@ type Tx interface {
 	MediaInSeries(ctx context.Context, s SeriesID) ([]Media, error)
 	MediaInCase(ctx context.Context, c CaseID) ([]Media, error)
 	Uncategorised(ctx context.Context, agency AgencyID, limit int) ([]Media, error)
+	CountMedia(ctx context.Context) (map[hashset.Category]int64, error)
 	// EachMedia streams every item (with hashes), for building the index.
 	EachMedia(ctx context.Context, fn func(Media) error) error
 
@@ -111,5 +113,8 @@ type Tx interface {
 	// transaction, locks the trail until commit.
 	AuditHead(ctx context.Context) (*audit.Record, error)
 	AppendAudit(ctx context.Context, r audit.Record) error
+	// AuditMark is the head recorded apart from the trail: the last
+	// record's number and hash.
+	AuditMark(ctx context.Context) (seq int64, hash string, err error)
 	EachAudit(ctx context.Context, fn func(audit.Record) error) error
 }

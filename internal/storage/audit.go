@@ -52,8 +52,7 @@ func (s *queries) EachAudit(ctx context.Context, fn func(audit.Record) error) er
 	return each(rows, err, func(r *sql.Rows) (audit.Record, error) { return scanAudit(r) }, fn)
 }
 
-// AuditHeadRecorded returns the head kept apart from the trail.
-func (db *DB) AuditHeadRecorded(ctx context.Context) (seq int64, hash string, err error) {
-	err = db.row(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+func (s *queries) AuditMark(ctx context.Context) (seq int64, hash string, err error) {
+	err = s.row(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
 	return seq, hash, err
 }

@@ -29,7 +29,7 @@ func mediaArgs(m *ivid.Media) []any {
 	if m.SeriesID != 0 {
 		series = sql.NullInt64{Int64: int64(m.SeriesID), Valid: true}
 	}
-	return []any{m.SHA256, m.MD5, m.SHA1, string(m.Kind), m.MIME, m.Size, m.Width, m.Height, m.Duration, p, m.Quality, v, b2i(m.Stored),
+	return []any{sql.NullString{String: m.SHA256, Valid: m.SHA256 != ""}, m.MD5, m.SHA1, string(m.Kind), m.MIME, m.Size, m.Width, m.Height, m.Duration, p, m.Quality, v, b2i(m.Stored),
 		m.CameraMake, m.CameraModel, m.CameraSerial, nullTS(m.CaptureTime), nullFloat(m.Lat), nullFloat(m.Lon),
 		int(m.Category), series, string(m.Baseline), m.PhotoDNA, ts(m.Created)}
 }
@@ -44,16 +44,17 @@ func nullFloat(f *float64) sql.NullFloat64 {
 func scanMedia(r interface{ Scan(...any) error }) (ivid.Media, error) {
 	var m ivid.Media
 	var kind, baseline string
-	var p, v sql.NullString
+	var p, v, sha sql.NullString
 	var stored, category int
 	var capture, series sql.NullInt64
 	var lat, lon sql.NullFloat64
 	var created int64
-	err := r.Scan(&m.ID, &m.SHA256, &m.MD5, &m.SHA1, &kind, &m.MIME, &m.Size, &m.Width, &m.Height, &m.Duration, &p, &m.Quality, &v, &stored,
+	err := r.Scan(&m.ID, &sha, &m.MD5, &m.SHA1, &kind, &m.MIME, &m.Size, &m.Width, &m.Height, &m.Duration, &p, &m.Quality, &v, &stored,
 		&m.CameraMake, &m.CameraModel, &m.CameraSerial, &capture, &lat, &lon, &category, &series, &baseline, &m.PhotoDNA, &created)
 	if err != nil {
 		return m, err
 	}
+	m.SHA256 = sha.String
 	m.Kind, m.Stored, m.Category, m.Baseline, m.Created = ivid.Kind(kind), stored == 1, hashset.Category(category), ivid.BaselineState(baseline), fromTS(created)
 	m.CaptureTime = fromNullTS(capture)
 	m.SeriesID = ivid.SeriesID(series.Int64)
@@ -159,4 +160,14 @@ func (s *queries) Submissions(ctx context.Context, m ivid.MediaID) ([]ivid.Submi
 		sub.Created = fromTS(created)
 		return sub, err
 	})
+}
+
+func (s *queries) CountMedia(ctx context.Context) (map[hashset.Category]int64, error) {
+	rows, err := s.query(ctx, `SELECT category, COUNT(*) FROM media GROUP BY category`)
+	out := map[hashset.Category]int64{}
+	err = each(rows, err, func(r *sql.Rows) ([2]int64, error) {
+		var v [2]int64
+		return v, r.Scan(&v[0], &v[1])
+	}, func(v [2]int64) error { out[hashset.Category(v[0])] = v[1]; return nil })
+	return out, err
 }

@@ -171,7 +171,7 @@ func TestStorage(t *testing.T) {
 		if err := db.EachAudit(ctx, ver.Next); err != nil {
 			t.Fatal(err)
 		}
-		seq, hash, _ := db.AuditHeadRecorded(ctx)
+		seq, hash, _ := db.AuditMark(ctx)
 		if err := ver.End(seq, hash); err != nil || ver.Count != 3 {
 			t.Fatalf("audit: %d records, %v", ver.Count, err)
 		}

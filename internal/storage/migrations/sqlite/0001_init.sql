@@ -52,7 +52,7 @@ CREATE TABLE series (
 );
 CREATE TABLE media (
 	id INTEGER PRIMARY KEY,
-	sha256 TEXT NOT NULL UNIQUE,
+	sha256 TEXT UNIQUE, -- NULL for hashes-only items known by MD5/SHA-1 alone
 	md5 TEXT NOT NULL,
 	sha1 TEXT NOT NULL,
 	kind TEXT NOT NULL,
@@ -84,6 +84,7 @@ CREATE INDEX media_place ON media(lat, lon) WHERE lat IS NOT NULL;
 CREATE INDEX media_series ON media(series_id);
 CREATE INDEX media_baseline ON media(baseline) WHERE baseline = 'confirmed';
 CREATE INDEX media_uncategorised ON media(category) WHERE category = -1;
+CREATE INDEX media_category ON media(category);
 CREATE TABLE submissions (
 	id INTEGER PRIMARY KEY,
 	media_id BIGINT NOT NULL REFERENCES media(id),

@@ -1,0 +1,124 @@
+package ivid
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/ivid-project/ivid/internal/hamming"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+// matchIndex holds every media item's perceptual hashes in memory, loaded
+// from the store at start and kept in step on every write.
+type matchIndex struct {
+	mu      sync.Mutex // guards pending during the initial load
+	pending []hamming.Entry
+	pdq     *hamming.Index // ID = media ID
+	videos  *vpdq.Index    // ID = decimal media ID
+}
+
+func newMatchIndex() *matchIndex {
+	return &matchIndex{pdq: hamming.New(), videos: vpdq.NewIndex(vpdq.DefaultHMA)}
+}
+
+// add queues an item during the initial load; compact builds the index.
+func (x *matchIndex) add(m Media) {
+	if m.PDQ != nil && m.Quality >= pdq.MinQuality {
+		x.mu.Lock()
+		x.pending = append(x.pending, hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
+		x.mu.Unlock()
+	}
+	if len(m.VPDQ) > 0 {
+		x.videos.Add(strconv.FormatInt(int64(m.ID), 10), m.VPDQ)
+	}
+}
+
+func (x *matchIndex) compact() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pdq = hamming.Build(x.pending)
+	x.pending = nil
+}
+
+// insert adds a new item while queries run.
+func (x *matchIndex) insert(m Media) {
+	if m.PDQ != nil && m.Quality >= pdq.MinQuality {
+		x.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
+	}
+	if len(m.VPDQ) > 0 {
+		x.videos.Add(strconv.FormatInt(int64(m.ID), 10), m.VPDQ)
+	}
+}
+
+func (x *matchIndex) size() int { return x.pdq.Len() + x.videos.Len() }
+
+// near returns images within r of any of the hashes, nearest first, one
+// match per item.
+func (x *matchIndex) near(hashes []pdq.Hash, r int) []hamming.Match {
+	best := map[uint64]hamming.Match{}
+	for _, h := range hashes {
+		x.pdq.RangeFunc(h, r, func(m hamming.Match) {
+			if b, ok := best[m.ID]; !ok || m.Distance < b.Distance {
+				best[m.ID] = m
+			}
+		})
+	}
+	out := make([]hamming.Match, 0, len(best))
+	for _, m := range best {
+		out = append(out, m)
+	}
+	sortMatches(out)
+	return out
+}
+
+// baselineIndex holds the confirmed Baseline entries, the only ones
+// industry may match against.
+type baselineIndex struct {
+	mu     sync.RWMutex
+	digest map[string]MediaID // md5, sha1 and sha256, lower-case hex
+	pdq    *hamming.Index
+	n      int
+}
+
+func newBaselineIndex() *baselineIndex {
+	return &baselineIndex{digest: map[string]MediaID{}, pdq: hamming.New()}
+}
+
+func (b *baselineIndex) add(m Media) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range []string{m.MD5, m.SHA1, m.SHA256} {
+		if d != "" {
+			b.digest[d] = m.ID
+		}
+	}
+	if m.PDQ != nil {
+		b.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
+	}
+	b.n++
+}
+
+func (b *baselineIndex) exact(d string) (MediaID, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	id, ok := b.digest[d]
+	return id, ok
+}
+
+func (b *baselineIndex) len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.n
+}
+
+func sortMatches(m []hamming.Match) {
+	slices.SortFunc(m, func(a, b hamming.Match) int {
+		if a.Distance != b.Distance {
+			return a.Distance - b.Distance
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}

@@ -1,0 +1,391 @@
+package ivid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/ivid-project/ivid/internal/blob"
+	"github.com/ivid-project/ivid/internal/filehash"
+	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/media"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+// Comparison is the answer to a contribution: what the database knows
+// about the item.
+type Comparison struct {
+	Media Media `json:"media"`
+	// New is true when no agency had contributed this content before.
+	New         bool         `json:"new"`
+	Submissions int          `json:"submissions"`
+	Agencies    []string     `json:"agencies,omitempty"` // that contributed it
+	Series      *SeriesFacts `json:"series,omitempty"`
+	Links       []LinkFacts  `json:"links,omitempty"`
+}
+
+// LinkFacts is a link with what is known about the linked item.
+type LinkFacts struct {
+	Link
+	Category hashset.Category `json:"category"`
+	Series   *SeriesFacts     `json:"series,omitempty"`
+}
+
+// SeriesFacts is a series as the network sees it: status, who
+// investigates, who identified whom and when.
+type SeriesFacts struct {
+	Series    Series         `json:"series"`
+	Claims    []ClaimFacts   `json:"claims,omitempty"`
+	Victims   []VictimFacts  `json:"victims,omitempty"`
+	Offenders []OffenderFact `json:"offenders,omitempty"`
+	Items     int            `json:"items"`
+}
+
+// ClaimFacts names the agency investigating a series.
+type ClaimFacts struct {
+	Claim
+	Agency  string `json:"agency"`
+	Country string `json:"country,omitempty"`
+}
+
+// VictimFacts names the agency that identified a victim.
+type VictimFacts struct {
+	Victim
+	Agency  string `json:"agency,omitempty"`
+	Country string `json:"country,omitempty"`
+}
+
+// OffenderFact names the agency that identified an offender.
+type OffenderFact struct {
+	Offender
+	Agency  string `json:"agency,omitempty"`
+	Country string `json:"country,omitempty"`
+}
+
+// Contribute adds a file, already spooled to path, to one of the actor's
+// cases: it is hashed, stored encrypted once (a second contribution of the
+// same content adds a submission, never a copy), indexed, and compared
+// with the whole database.
+func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Comparison, error) {
+	if err := a.require(PermContribute); err != nil {
+		return Comparison{}, err
+	}
+	if _, err := s.Case(ctx, a, caseID); err != nil {
+		return Comparison{}, err
+	}
+	h := filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.cfg.Video})
+	rec, _, err := h.FileContext(ctx, path)
+	if err != nil {
+		switch {
+		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
+			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
+			return Comparison{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
+		}
+		return Comparison{}, fmt.Errorf("hash %s: %w", fileName, err)
+	}
+	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
+		return Comparison{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
+	}
+	m := mediaFromRecord(rec)
+	m.Created = s.now()
+	id, err := blob.ParseID(rec.SHA256)
+	if err != nil {
+		return Comparison{}, err
+	}
+	existing, err := s.store.MediaBySHA256(ctx, rec.SHA256)
+	isNew := errors.Is(err, ErrNotFound)
+	if err != nil && !isNew {
+		return Comparison{}, err
+	}
+	if isNew || !existing.Stored {
+		// Content first (synced), then the row that makes it visible: a
+		// crash in between leaves an unreferenced blob, never a row
+		// without content.
+		f, err := os.Open(path)
+		if err != nil {
+			return Comparison{}, err
+		}
+		_, err = s.blobs.Put(ctx, id, f)
+		f.Close()
+		if err != nil {
+			return Comparison{}, fmt.Errorf("store %s: %w", fileName, err)
+		}
+	}
+	sub := Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: fileName, Created: s.now()}
+	err = s.change(ctx, a, "media.contribute", func(tx Tx) (string, string, error) {
+		if isNew {
+			if err := tx.CreateMedia(ctx, &m); err != nil {
+				// Another upload of the same content won the race.
+				got, gerr := tx.MediaBySHA256(ctx, m.SHA256)
+				if gerr != nil {
+					return "", "", conflict(err)
+				}
+				isNew, existing = false, got
+			}
+		}
+		if !isNew {
+			if !existing.Stored {
+				// A hashes-only item now has its content and hashes.
+				cat, series, base := existing.Category, existing.SeriesID, existing.Baseline
+				id, created := existing.ID, existing.Created
+				existing = m
+				existing.ID, existing.Created, existing.Category, existing.SeriesID, existing.Baseline = id, created, cat, series, base
+				if err := tx.UpdateMedia(ctx, &existing); err != nil {
+					return "", "", err
+				}
+			}
+			m = existing
+		}
+		sub.MediaID = m.ID
+		err := tx.AddSubmission(ctx, &sub)
+		return obj("media", int64(m.ID)), fmt.Sprintf("case=%d new=%v", caseID, isNew), err
+	})
+	if err != nil {
+		return Comparison{}, err
+	}
+	if isNew {
+		s.index.insert(m)
+	}
+	c, err := s.compare(ctx, m, rec.Dihedral)
+	c.New = isNew
+	return c, err
+}
+
+func mediaFromRecord(rec filehash.Record) Media {
+	m := Media{SHA256: rec.SHA256, MD5: rec.MD5, SHA1: rec.SHA1, MIME: rec.MIME, Size: rec.Size, Width: rec.Width, Height: rec.Height,
+		PDQ: rec.PDQ, VPDQ: rec.VPDQ, Stored: true, Category: hashset.Uncategorised, Kind: Image}
+	if rec.Quality != nil {
+		m.Quality = *rec.Quality
+	}
+	if rec.Kind == filehash.Video {
+		m.Kind = Video
+	}
+	if rec.Video != nil {
+		m.Duration = rec.Video.Duration
+	}
+	if md := rec.Metadata; md != nil {
+		m.CameraMake, m.CameraModel, m.CameraSerial = md.CameraMake, md.CameraModel, md.CameraSerial
+		m.CaptureTime = md.CaptureTime
+		if md.GPS != nil {
+			lat, lon := md.GPS.Latitude, md.GPS.Longitude
+			m.Lat, m.Lon = &lat, &lon
+		}
+	}
+	return m
+}
+
+// ContributeHashes adds hash-only entries (a VICS or ICSE file's) to a
+// case: no pixels are stored; categories and series names given are kept
+// as the contributor's proposal when the item is new.
+func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry) ([]Comparison, error) {
+	if err := a.require(PermContribute); err != nil {
+		return nil, err
+	}
+	if _, err := s.Case(ctx, a, caseID); err != nil {
+		return nil, err
+	}
+	var out []Comparison
+	for i, e := range entries {
+		if e.SHA256 == "" && e.MD5 == "" && e.SHA1 == "" {
+			return out, fmt.Errorf("%w: entry %d has no MD5, SHA-1 or SHA-256", ErrInvalid, i+1)
+		}
+		var m Media
+		isNew := true
+		if e.SHA256 != "" {
+			got, err := s.store.MediaBySHA256(ctx, e.SHA256)
+			if err == nil {
+				m, isNew = got, false
+			} else if !errors.Is(err, ErrNotFound) {
+				return out, err
+			}
+		} else if ms, err := s.store.MediaByDigest(ctx, e.MD5, e.SHA1); err != nil {
+			return out, err
+		} else if len(ms) > 0 {
+			m, isNew = ms[0], false
+		}
+		if isNew {
+			m = Media{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, PDQ: e.PDQ, VPDQ: e.VPDQ, Kind: Image, MIME: "application/octet-stream",
+				Category: e.Category, PhotoDNA: e.PhotoDNA, Created: s.now()}
+			if e.Quality != nil {
+				m.Quality = *e.Quality
+			} else if e.PDQ != nil {
+				m.Quality = pdq.MinQuality // a list's hash is taken as usable
+			}
+			if len(e.VPDQ) > 0 || e.MediaType == "video" || e.MediaType == "Video" {
+				m.Kind = Video
+			}
+		}
+		sub := Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now()}
+		err := s.change(ctx, a, "media.contribute-hashes", func(tx Tx) (string, string, error) {
+			if isNew {
+				if err := tx.CreateMedia(ctx, &m); err != nil {
+					return "", "", conflict(err)
+				}
+			}
+			sub.MediaID = m.ID
+			err := tx.AddSubmission(ctx, &sub)
+			return obj("media", int64(m.ID)), fmt.Sprintf("case=%d new=%v", caseID, isNew), err
+		})
+		if err != nil {
+			return out, err
+		}
+		if isNew {
+			s.index.insert(m)
+		}
+		c, err := s.compare(ctx, m, nil)
+		if err != nil {
+			return out, err
+		}
+		c.New = isNew
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// compare builds the answer for one item: its own facts, then exact,
+// near-duplicate, same-camera and same-place links with their facts.
+func (s *Service) compare(ctx context.Context, m Media, dih *filehash.Dihedral) (Comparison, error) {
+	c := Comparison{Media: m}
+	subs, err := s.store.Submissions(ctx, m.ID)
+	if err != nil {
+		return c, err
+	}
+	c.Submissions = len(subs)
+	names, err := s.agencyNames(ctx)
+	if err != nil {
+		return c, err
+	}
+	seen := map[AgencyID]bool{}
+	for _, sub := range subs {
+		if !seen[sub.AgencyID] {
+			seen[sub.AgencyID] = true
+			c.Agencies = append(c.Agencies, names[sub.AgencyID].Name)
+		}
+	}
+	if m.SeriesID != 0 {
+		if c.Series, err = s.seriesFacts(ctx, m.SeriesID, names); err != nil {
+			return c, err
+		}
+	}
+	var links []Link
+	linked := map[MediaID]bool{m.ID: true}
+	addLink := func(l Link) {
+		if !linked[l.MediaID] {
+			linked[l.MediaID] = true
+			links = append(links, l)
+		}
+	}
+	if m.PDQ != nil && m.Quality >= pdq.MinQuality {
+		hashes := []pdq.Hash{*m.PDQ}
+		if dih != nil {
+			all := dih.All()
+			hashes = all[:]
+		}
+		for _, hm := range s.index.near(hashes, s.cfg.NearThreshold) {
+			addLink(Link{Kind: LinkNear, MediaID: MediaID(hm.ID), Distance: float64(hm.Distance)})
+		}
+	}
+	if len(m.VPDQ) > 0 {
+		for _, vm := range vpdq.Matches(s.index.videos.Query(m.VPDQ, false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent) {
+			id, _ := strconv.ParseInt(vm.ID, 10, 64)
+			addLink(Link{Kind: LinkNear, MediaID: MediaID(id), Distance: float64(vm.BestDistance), QueryPercent: vm.QueryPercent})
+		}
+	}
+	if m.CameraSerial != "" {
+		same, err := s.store.MediaBySerial(ctx, m.CameraSerial)
+		if err != nil {
+			return c, err
+		}
+		for _, o := range same {
+			addLink(Link{Kind: LinkSameCamera, MediaID: o.ID})
+		}
+	}
+	if m.Lat != nil && m.Lon != nil {
+		r := s.cfg.PlaceRadius
+		dLat := r / 111_320
+		dLon := r / (111_320 * math.Max(0.01, math.Cos(*m.Lat*math.Pi/180)))
+		near, err := s.store.MediaInBox(ctx, *m.Lat-dLat, *m.Lat+dLat, *m.Lon-dLon, *m.Lon+dLon)
+		if err != nil {
+			return c, err
+		}
+		for _, o := range near {
+			if d := haversine(*m.Lat, *m.Lon, *o.Lat, *o.Lon); d <= r {
+				addLink(Link{Kind: LinkSamePlace, MediaID: o.ID, Distance: math.Round(d*10) / 10})
+			}
+		}
+	}
+	seriesCache := map[SeriesID]*SeriesFacts{}
+	for _, l := range links {
+		o, err := s.store.Media(ctx, l.MediaID)
+		if err != nil {
+			return c, err
+		}
+		lf := LinkFacts{Link: l, Category: o.Category}
+		if o.SeriesID != 0 {
+			sf, ok := seriesCache[o.SeriesID]
+			if !ok {
+				if sf, err = s.seriesFacts(ctx, o.SeriesID, names); err != nil {
+					return c, err
+				}
+				seriesCache[o.SeriesID] = sf
+			}
+			lf.Series = sf
+		}
+		c.Links = append(c.Links, lf)
+	}
+	return c, nil
+}
+
+// haversine is the great-circle distance in metres.
+func haversine(lat1, lon1, lat2, lon2 float64) float64 {
+	const R = 6_371_000
+	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dp, dl := (lat2-lat1)*math.Pi/180, (lon2-lon1)*math.Pi/180
+	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
+	return 2 * R * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+func (s *Service) agencyNames(ctx context.Context) (map[AgencyID]Agency, error) {
+	as, err := s.store.Agencies(ctx)
+	out := make(map[AgencyID]Agency, len(as))
+	for _, a := range as {
+		out[a.ID] = a
+	}
+	return out, err
+}
+
+func (s *Service) seriesFacts(ctx context.Context, id SeriesID, names map[AgencyID]Agency) (*SeriesFacts, error) {
+	x, err := s.store.Series(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	f := &SeriesFacts{Series: x}
+	claims, err := s.store.Claims(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claims {
+		f.Claims = append(f.Claims, ClaimFacts{Claim: c, Agency: names[c.AgencyID].Name, Country: names[c.AgencyID].Country})
+	}
+	vs, err := s.store.Victims(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		f.Victims = append(f.Victims, VictimFacts{Victim: v, Agency: names[v.AgencyID].Name, Country: names[v.AgencyID].Country})
+	}
+	os, err := s.store.Offenders(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range os {
+		f.Offenders = append(f.Offenders, OffenderFact{Offender: o, Agency: names[o.AgencyID].Name, Country: names[o.AgencyID].Country})
+	}
+	items, err := s.store.MediaInSeries(ctx, id)
+	f.Items = len(items)
+	return f, err
+}

@@ -1,0 +1,132 @@
+package ivid
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/auth"
+	"github.com/ivid-project/ivid/internal/blob"
+	"github.com/ivid-project/ivid/internal/media"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+// BlobStore keeps media content; the blob package's encrypted Store is one.
+type BlobStore interface {
+	Put(ctx context.Context, id blob.ID, r io.Reader) (bool, error)
+	Get(ctx context.Context, id blob.ID) (io.ReadCloser, error)
+}
+
+// Config tunes the services.
+type Config struct {
+	// NearThreshold is the PDQ distance for near-duplicates (default 31).
+	NearThreshold int
+	// PlaceRadius is the GPS distance in metres for "same place" (default 50).
+	PlaceRadius float64
+	// Dihedral also compares rotated and flipped copies of images.
+	Dihedral bool
+	// TOTPOptional lets specialists and admins sign in without a second
+	// factor; by default they must enrol one.
+	TOTPOptional bool
+	SessionTTL   time.Duration // default 12 h
+	MaxPixels    int64         // default media.DefaultMaxPixels
+	// Video hashes uploaded videos with vPDQ; nil gives them digests only.
+	Video *vpdq.Options
+	Log   *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+// Service is ivid's application core: every operation checks the actor's
+// permissions and agency, and writes its audit record in the same
+// transaction as its change.
+type Service struct {
+	store    Store
+	blobs    BlobStore
+	cfg      Config
+	index    *matchIndex
+	baseline *baselineIndex
+	throttle *auth.Throttle
+}
+
+// NewService loads the match indexes from the store.
+func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (*Service, error) {
+	if cfg.NearThreshold <= 0 {
+		cfg.NearThreshold = pdq.MatchThreshold
+	}
+	if cfg.PlaceRadius <= 0 {
+		cfg.PlaceRadius = 50
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.MaxPixels <= 0 {
+		cfg.MaxPixels = media.DefaultMaxPixels
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{store: store, blobs: blobs, cfg: cfg, index: newMatchIndex(), baseline: newBaselineIndex(),
+		throttle: auth.NewThrottle(5, 15*time.Minute)}
+	start := time.Now()
+	n := 0
+	err := store.EachMedia(ctx, func(m Media) error {
+		s.index.add(m)
+		if m.Baseline == BaselineConfirmed {
+			s.baseline.add(m)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load index: %w", err)
+	}
+	s.index.compact()
+	cfg.Log.Info("index loaded", "media", n, "seconds", time.Since(start).Seconds())
+	return s, nil
+}
+
+// IndexSize is the number of media items in the match index.
+func (s *Service) IndexSize() int { return s.index.size() }
+
+// Ready reports whether the database answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// appendAudit writes one audit record inside tx, after the trail's head.
+func (s *Service) appendAudit(ctx context.Context, tx Tx, a Actor, action, object, detail string) error {
+	head, err := tx.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	r := audit.Link(head, audit.Record{Time: s.now(), UserID: int64(a.User.ID), AgencyID: int64(a.Agency.ID), Action: action, Object: object, Detail: detail})
+	return tx.AppendAudit(ctx, r)
+}
+
+// change runs fn and its audit record in one transaction: if the record
+// cannot be written, the change does not happen (audit fails closed).
+// fn returns the object changed (kind/id) and a detail for the record.
+func (s *Service) change(ctx context.Context, a Actor, action string, fn func(tx Tx) (object, detail string, err error)) error {
+	return s.store.InTx(ctx, func(tx Tx) error {
+		object, detail, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, a, action, object, detail)
+	})
+}
+
+// record appends an audit record on its own (reads, exports, logins).
+func (s *Service) record(ctx context.Context, a Actor, action, object, detail string) error {
+	return s.store.InTx(ctx, func(tx Tx) error { return s.appendAudit(ctx, tx, a, action, object, detail) })
+}
+
+func obj(kind string, id int64) string { return fmt.Sprintf("%s/%d", kind, id) }
