@@ -1,0 +1,206 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ivid-project/ivid/internal/blob"
+	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage"
+)
+
+// fixture is a running API over a real database and blob store, with
+// agencies in two countries, the hub and an industry partner, and one
+// user (and API token) per role.
+type fixture struct {
+	t       *testing.T
+	db      *storage.DB
+	svc     *ivid.Service
+	srv     *Server
+	ts      *httptest.Server
+	agency  map[string]ivid.Agency
+	user    map[string]ivid.User
+	token   map[string]string
+	blobDir string
+}
+
+// users of the fixture: name -> agency, roles.
+var fixtureUsers = []struct{ name, agency, roles string }{
+	{"fr-viewer", "FR", "viewer"},
+	{"fr-investigator", "FR", "investigator"},
+	{"fr-specialist", "FR", "specialist"},
+	{"fr-admin", "FR", "agency-admin"},
+	{"de-specialist", "DE", "specialist"},
+	{"hub-admin", "Hub", "hub-admin"},
+	{"auditor", "Hub", "auditor"},
+	{"industry", "Acme", "industry"},
+}
+
+func newFixture(t *testing.T, db *storage.DB, opts Options) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	be, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := blob.Open(ctx, be, blob.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ivid.NewService(ctx, db, bs, ivid.Config{Dihedral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobDir: filepath.Join(dir, "blobs")}
+	if _, _, err := svc.Bootstrap(ctx, "root", "root-password-long-enough"); err != nil {
+		t.Fatal(err)
+	}
+	root, err := db.UserByName(ctx, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, _ := db.Agency(ctx, root.AgencyID)
+	rootActor := ivid.Actor{User: root, Agency: hub}
+	f.agency["Hub"] = hub
+	for _, a := range []ivid.Agency{{Name: "FR", Country: "FR", Kind: ivid.NationalUnit}, {Name: "DE", Country: "DE", Kind: ivid.NationalUnit}, {Name: "Acme", Kind: ivid.Industry}} {
+		ag, err := svc.CreateAgency(ctx, rootActor, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.agency[a.Name] = ag
+	}
+	for _, u := range fixtureUsers {
+		roles, _ := ivid.ParseRoles(u.roles)
+		usr, _, err := svc.CreateUser(ctx, rootActor, u.name, f.agency[u.agency].ID, roles, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.user[u.name] = usr
+		actor := ivid.Actor{User: usr, Agency: f.agency[u.agency]}
+		var tok string
+		if roles.Has(ivid.RoleIndustry) {
+			tok, _, err = svc.CreateToken(ctx, rootActor, usr.ID, "test", 0)
+		} else {
+			tok, _, err = svc.CreateToken(ctx, actor, 0, "test", 0)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.token[u.name] = tok
+	}
+	if opts.SpoolDir == "" {
+		opts.SpoolDir = filepath.Join(dir, "spool")
+	}
+	opts.InsecureCookies = true
+	f.srv, err = New(svc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ts = httptest.NewServer(f.srv.Handler())
+	t.Cleanup(f.ts.Close)
+	return f
+}
+
+// do sends a request as a fixture user ("" for anonymous).
+func (f *fixture) do(user, method, path string, body io.Reader, contentType string) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.ts.URL+path, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token[user])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// json sends a JSON body and decodes a JSON answer into out (if not nil),
+// returning the status.
+func (f *fixture) json(user, method, path string, in, out any) int {
+	f.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	resp := f.do(user, method, path, body, "application/json")
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			f.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	if resp.StatusCode >= 300 && testing.Verbose() {
+		f.t.Logf("%s %s as %s: %d %s", method, path, user, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return resp.StatusCode
+}
+
+// upload contributes files (name -> content) to a case and returns the
+// result lines.
+func (f *fixture) upload(user string, caseID ivid.CaseID, files map[string][]byte) (int, []contributeResult) {
+	f.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		w, _ := mw.CreateFormFile("file", n)
+		w.Write(files[n])
+	}
+	mw.Close()
+	resp := f.do(user, "POST", "/api/v1/cases/"+itoa(int64(caseID))+"/media", &buf, mw.FormDataContentType())
+	var out []contributeResult
+	dec := json.NewDecoder(resp.Body)
+	for resp.StatusCode == 200 {
+		var r contributeResult
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		out = append(out, r)
+	}
+	return resp.StatusCode, out
+}
+
+func (f *fixture) newCase(user, ref string, sharing ivid.Sharing) ivid.Case {
+	f.t.Helper()
+	var c ivid.Case
+	if st := f.json(user, "POST", "/api/v1/cases", map[string]any{"reference": ref, "sharing": sharing}, &c); st != 201 {
+		f.t.Fatalf("create case: %d", st)
+	}
+	return c
+}
+
+// scene returns a synthetic benign image in a variant.
+func scene(t *testing.T, n int, v demo.Variant) []byte {
+	b, _, err := demo.Encode(demo.Apply(demo.Scene(n, 320, 240), v), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
