@@ -47,6 +47,11 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 	if err != nil {
 		return fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
 	}
+	// Results go back while the body is still being read: HTTP/1.1 needs
+	// full duplex for that.
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	flush := func() {

@@ -90,6 +90,10 @@ func (db *DB) Dialect() Dialect { return db.d }
 
 func (db *DB) Close() error { return db.db.Close() }
 
+// SQL is the underlying pool, for maintenance tools and tests that must
+// reach under the domain (to tamper with the audit trail, say).
+func (db *DB) SQL() *sql.DB { return db.db }
+
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
 
 // InTx runs fn in a transaction, committed if fn returns nil.

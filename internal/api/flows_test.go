@@ -1,0 +1,250 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/auth"
+	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
+)
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && len(d.Name()) == 64 {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestContributeAndCompare: France identifies a series; Germany then
+// contributes a resized copy and learns at once that it is known, which
+// series, who investigates and who identified the victim.
+func TestContributeAndCompare(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		fr := f.newCase("fr-specialist", "FR-2026-1", ivid.SharingAgency)
+		st, res := f.upload("fr-specialist", fr.ID, map[string][]byte{"orig.png": scene(t, 3, demo.Original), "other.png": scene(t, 4, demo.Original)})
+		if st != 200 || len(res) != 2 || res[0].Comparison == nil || !res[0].Comparison.New {
+			t.Fatalf("FR upload: %d %+v", st, res)
+		}
+		orig := res[0].Comparison.Media
+		if orig.PDQ == nil || orig.Width != 320 || !orig.Stored {
+			t.Fatalf("media %+v", orig)
+		}
+		var x ivid.Series
+		f.json("fr-specialist", "POST", "/api/v1/series", map[string]any{"name": "Lighthouse"}, &x)
+		if st := f.json("fr-specialist", "POST", "/api/v1/series/"+itoa(int64(x.ID))+"/media", map[string]any{"ids": []int64{int64(orig.ID)}}, nil); st != 204 {
+			t.Fatalf("assign: %d", st)
+		}
+		if st := f.json("fr-specialist", "POST", "/api/v1/series/"+itoa(int64(x.ID))+"/claim", nil, nil); st != 201 {
+			t.Fatalf("claim: %d", st)
+		}
+		if st := f.json("fr-specialist", "POST", "/api/v1/series/"+itoa(int64(x.ID))+"/victims", map[string]any{"identified": true, "age_group": "prepubescent", "sex": "female"}, nil); st != 201 {
+			t.Fatalf("victim: %d", st)
+		}
+		if st := f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(orig.ID)}, "category": 1}, nil); st != 204 {
+			t.Fatalf("categorise: %d", st)
+		}
+
+		de := f.newCase("de-specialist", "DE-77", ivid.SharingAgency)
+		_, res = f.upload("de-specialist", de.ID, map[string][]byte{"copy.jpg": scene(t, 3, demo.Resized), "mirror.jpg": scene(t, 3, demo.Mirrored)})
+		for _, r := range res {
+			c := r.Comparison
+			if c == nil || !c.New || len(c.Links) == 0 {
+				t.Fatalf("%s: %+v", r.File, r)
+			}
+			l := c.Links[0]
+			if l.Kind != ivid.LinkNear || l.MediaID != orig.ID || l.Category != hashset.CSAM || l.Series == nil {
+				t.Fatalf("%s: link %+v", r.File, l)
+			}
+			sf := l.Series
+			if sf.Series.Name != "Lighthouse" || sf.Series.Status != ivid.VictimIdentified || len(sf.Claims) != 1 || sf.Claims[0].Agency != "FR" ||
+				len(sf.Victims) != 1 || sf.Victims[0].Agency != "FR" || sf.Victims[0].IdentifiedAt == nil {
+				t.Fatalf("%s: series facts %+v", r.File, sf)
+			}
+		}
+		// The same content again adds a submission, never a second copy.
+		blobs := countFiles(t, f.blobDir)
+		_, res = f.upload("de-specialist", de.ID, map[string][]byte{"again.png": scene(t, 3, demo.Original)})
+		c := res[0].Comparison
+		if c == nil || c.New || c.Submissions != 2 || c.Media.ID != orig.ID || len(c.Agencies) != 2 || c.Series == nil {
+			t.Fatalf("resubmission: %+v", res[0])
+		}
+		if n := countFiles(t, f.blobDir); n != blobs {
+			t.Fatalf("blob files %d -> %d", blobs, n)
+		}
+		// Deconfliction: Germany sees France's claim on the series list.
+		var list []ivid.SeriesFacts
+		f.json("de-specialist", "GET", "/api/v1/series", nil, &list)
+		if len(list) != 1 || len(list[0].Claims) != 1 || list[0].Claims[0].Country != "FR" {
+			t.Fatalf("deconfliction: %+v", list)
+		}
+		var stats ivid.Stats
+		f.json("de-specialist", "GET", "/api/v1/stats", nil, &stats)
+		if stats.Media != 4 || stats.VictimsIdentified != 1 || stats.VictimsByCountry["FR"] != 1 || stats.Agencies != 2 || stats.ByAgeGroup["prepubescent"] != 1 {
+			t.Fatalf("stats %+v", stats)
+		}
+	})
+}
+
+// TestPixelsScoping: an agency-level case's pixels never reach another
+// agency, while its hashes still match; network-shared ones do; every read
+// is audited.
+func TestPixelsScoping(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		priv := f.newCase("fr-investigator", "FR-private", ivid.SharingAgency)
+		shared := f.newCase("fr-investigator", "FR-shared", ivid.SharingNetwork)
+		img1, img2 := scene(t, 5, demo.Original), scene(t, 6, demo.Original)
+		_, r1 := f.upload("fr-investigator", priv.ID, map[string][]byte{"p.png": img1})
+		_, r2 := f.upload("fr-investigator", shared.ID, map[string][]byte{"s.png": img2})
+		p, s := r1[0].Comparison.Media.ID, r2[0].Comparison.Media.ID
+		get := func(user string, id ivid.MediaID) (int, []byte) {
+			resp := f.do(user, "GET", "/api/v1/media/"+itoa(int64(id))+"/content", nil, "")
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, b
+		}
+		if st, b := get("fr-investigator", p); st != 200 || !bytes.Equal(b, img1) {
+			t.Fatalf("own agency: %d, %d bytes", st, len(b))
+		}
+		if st, _ := get("de-specialist", p); st != 403 {
+			t.Fatalf("other agency, agency case: %d, want 403", st)
+		}
+		if st, b := get("de-specialist", s); st != 200 || !bytes.Equal(b, img2) {
+			t.Fatalf("other agency, network case: %d", st)
+		}
+		// The facts of the private item are network facts.
+		var mf ivid.MediaFacts
+		if st := f.json("de-specialist", "GET", "/api/v1/media/"+itoa(int64(p)), nil, &mf); st != 200 || mf.Media.PDQ == nil || mf.CanPixels {
+			t.Fatalf("facts: %d %+v", st, mf)
+		}
+		// A resized copy from Germany finds it.
+		de := f.newCase("de-specialist", "DE-1", ivid.SharingAgency)
+		_, r3 := f.upload("de-specialist", de.ID, map[string][]byte{"c.jpg": scene(t, 5, demo.Resized)})
+		if c := r3[0].Comparison; c == nil || len(c.Links) != 1 || c.Links[0].MediaID != p {
+			t.Fatalf("comparison: %+v", r3[0])
+		}
+		// Audited: two successful reads.
+		reads := 0
+		db.EachAudit(context.Background(), func(r audit.Record) error {
+			if r.Action == "media.read" {
+				reads++
+			}
+			return nil
+		})
+		if reads != 2 {
+			t.Fatalf("%d media.read records, want 2", reads)
+		}
+		var v map[string]any
+		if st := f.json("auditor", "POST", "/api/v1/audit/verify", nil, &v); st != 200 || v["intact"] != true {
+			t.Fatalf("verify: %d %v", st, v)
+		}
+		// Tampering with a record is found, and named.
+		if _, err := db.SQL().ExecContext(context.Background(), "UPDATE audit SET detail = 'edited' WHERE seq = 3"); err != nil {
+			t.Fatal(err)
+		}
+		f.json("auditor", "POST", "/api/v1/audit/verify", nil, &v)
+		if v["intact"] != false || !strings.Contains(v["break"].(string), "audit record 3: edited") {
+			t.Fatalf("tampered trail: %v", v)
+		}
+	})
+}
+
+// TestSignInWithTOTP: a specialist must enrol a second factor before
+// anything else; then signs in with it. Wrong codes are refused and
+// repeated failures throttled.
+func TestSignInWithTOTP(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		root, _ := db.UserByName(context.Background(), "root")
+		rootActor := ivid.Actor{User: root, Agency: f.agency["Hub"]}
+		const pw = "a long enough password"
+		if _, _, err := f.svc.CreateUser(context.Background(), rootActor, "camille", f.agency["FR"].ID, ivid.Roles{ivid.RoleSpecialist}, pw); err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		post := func(path, body string) (*http.Response, string) {
+			resp, err := client.Post(f.ts.URL+path, "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp, string(b)
+		}
+		getStatus := func(path string) int {
+			resp, err := client.Get(f.ts.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		resp, body := post("/api/v1/login", `{"name":"camille","password":"`+pw+`"}`)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"totp_enrolment_required":true`) {
+			t.Fatalf("login: %d %s", resp.StatusCode, body)
+		}
+		var cookie *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == cookieName {
+				cookie = c
+			}
+		}
+		if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("session cookie %+v", cookie)
+		}
+		if st := getStatus("/api/v1/cases"); st != 403 {
+			t.Fatalf("before enrolment: %d, want 403", st)
+		}
+		resp, body = post("/api/v1/me/totp", "")
+		if resp.StatusCode != 200 || !strings.Contains(body, "qr_png_base64") {
+			t.Fatalf("enrol: %d %s", resp.StatusCode, body)
+		}
+		u, _ := db.UserByName(context.Background(), "camille")
+		code, _ := auth.TOTPCode(u.TOTPSecret, time.Now())
+		if resp, body := post("/api/v1/me/totp/confirm", `{"code":"000000"}`); resp.StatusCode != 400 && code != "000000" {
+			t.Fatalf("wrong code: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := post("/api/v1/me/totp/confirm", `{"code":"`+code+`"}`); resp.StatusCode != 204 {
+			t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+		}
+		if st := getStatus("/api/v1/cases"); st != 200 {
+			t.Fatalf("after enrolment: %d", st)
+		}
+		// Next sign-in needs the code.
+		if resp, _ := post("/api/v1/login", `{"name":"camille","password":"`+pw+`"}`); resp.StatusCode != 401 {
+			t.Fatalf("no code: %d", resp.StatusCode)
+		}
+		code, _ = auth.TOTPCode(u.TOTPSecret, time.Now())
+		if resp, body := post("/api/v1/login", `{"name":"camille","password":"`+pw+`","code":"`+code+`"}`); resp.StatusCode != 200 || !strings.Contains(body, `"mfa":true`) {
+			t.Fatalf("login with code: %d %s", resp.StatusCode, body)
+		}
+		// Throttling: five failures, then even the right password waits.
+		for range 5 {
+			post("/api/v1/login", `{"name":"camille","password":"wrong password here"}`)
+		}
+		if resp, _ := post("/api/v1/login", `{"name":"camille","password":"`+pw+`","code":"`+code+`"}`); resp.StatusCode != 429 {
+			t.Fatalf("after 5 failures: %d, want 429", resp.StatusCode)
+		}
+		if resp, _ := post("/api/v1/login", `{"name":"nobody","password":"whatever it is"}`); resp.StatusCode != 401 && resp.StatusCode != 429 {
+			t.Fatalf("unknown user: %d", resp.StatusCode)
+		}
+	})
+}
