@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
 )
@@ -204,3 +206,12 @@ func scene(t *testing.T, n int, v demo.Variant) []byte {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// hashFile returns a file's PDQ hash as hex.
+func hashFile(path string) (string, filehash.Record, error) {
+	rec, _, err := filehash.New(filehash.Options{}).File(path)
+	if err != nil || rec.PDQ == nil {
+		return "", rec, fmt.Errorf("no PDQ: %v", err)
+	}
+	return rec.PDQ.String(), rec, nil
+}

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/auth"
+	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
+)
+
+// TestBaselineAndIndustry: Baseline needs two agencies; industry then
+// matches hashes against it, and only it, and learns nothing else.
+func TestBaselineAndIndustry(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{IndustryRate: 5})
+		c := f.newCase("fr-specialist", "FR-B", ivid.SharingAgency)
+		_, res := f.upload("fr-specialist", c.ID, map[string][]byte{"a.png": scene(t, 7, demo.Original), "b.png": scene(t, 8, demo.Original)})
+		a, b := res[0].Comparison.Media, res[1].Comparison.Media
+		var out map[string]string
+		if st := f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(a.ID))+"/baseline", nil, nil); st != 400 {
+			t.Fatalf("uncategorised item proposed: %d", st)
+		}
+		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(a.ID), int64(b.ID)}, "category": 1}, nil)
+		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(a.ID))+"/baseline", nil, &out)
+		if out["baseline"] != "proposed" {
+			t.Fatalf("proposal: %v", out)
+		}
+		// The same agency again does not confirm.
+		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(a.ID))+"/baseline", nil, &out)
+		if out["baseline"] != "proposed" {
+			t.Fatalf("second vote of one agency: %v", out)
+		}
+		f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(a.ID))+"/baseline", nil, &out)
+		if out["baseline"] != "confirmed" {
+			t.Fatalf("second agency: %v", out)
+		}
+		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(b.ID))+"/baseline", nil, &out) // b stays proposed
+
+		// A near copy of a (resized) matches by PDQ; b's MD5 does not.
+		h := scene(t, 7, demo.Brighter)
+		hr := hashBytes(t, h)
+		var mres struct {
+			Results []ivid.MatchResult `json:"results"`
+		}
+		st := f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{
+			{Type: "pdq", Value: hr}, {Type: "md5", Value: a.MD5}, {Type: "md5", Value: b.MD5}, {Type: "sha256", Value: strings.Repeat("0", 64)},
+		}}, &mres)
+		if st != 200 || len(mres.Results) != 4 || !mres.Results[0].Match || !mres.Results[1].Match || mres.Results[2].Match || mres.Results[3].Match {
+			t.Fatalf("match: %d %+v", st, mres)
+		}
+		raw := f.do("industry", "POST", "/api/v1/match", strings.NewReader(`{"hashes":[{"type":"md5","value":"`+a.MD5+`"}]}`), "application/json")
+		body, _ := io.ReadAll(raw.Body)
+		for _, leak := range []string{"FR-B", "case", "agency", "series", "fr-specialist"} {
+			if strings.Contains(strings.ToLower(string(body)), strings.ToLower(leak)) {
+				t.Errorf("match answer mentions %q: %s", leak, body)
+			}
+		}
+		if st := f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{{Type: "pdq", Value: "xyz"}}}, nil); st != 400 {
+			t.Fatalf("malformed hash: %d", st)
+		}
+		// The list holds a only.
+		resp := f.do("industry", "GET", "/api/v1/baseline?format=csv", nil, "")
+		list, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(list), a.MD5) || strings.Contains(string(list), b.MD5) {
+			t.Fatalf("baseline csv: %d %s", resp.StatusCode, list)
+		}
+		resp = f.do("industry", "GET", "/api/v1/baseline?format=vics", nil, "")
+		var vics map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&vics); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("baseline vics: %d %v", resp.StatusCode, err)
+		}
+		// Industry reaches nothing else.
+		if st := f.json("industry", "GET", "/api/v1/media/"+itoa(int64(a.ID)), nil, nil); st != 403 {
+			t.Fatalf("industry reads media facts: %d", st)
+		}
+		// Rate limit: 5/s with a burst of 10.
+		limited := false
+		for range 30 {
+			if f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{{Type: "md5", Value: a.MD5}}}, nil) == 429 {
+				limited = true
+				break
+			}
+		}
+		if !limited {
+			t.Fatal("no 429 after 30 quick requests at 5/s")
+		}
+	})
+}
+
+func hashBytes(t *testing.T, b []byte) string {
+	t.Helper()
+	p := t.TempDir() + "/x.jpg"
+	os.WriteFile(p, b, 0o600)
+	h, _, err := hashFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestBadInput: each bad input gets a clear error and leaves nothing
+// behind.
+func TestBadInput(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{MaxUpload: 200_000})
+		c := f.newCase("fr-investigator", "FR-BAD", ivid.SharingAgency)
+		media := func() int64 {
+			n, _ := db.CountMedia(context.Background())
+			var s int64
+			for _, v := range n {
+				s += v
+			}
+			return s
+		}
+		read := func(name string) []byte {
+			b, err := os.ReadFile("../media/testdata/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		big := bytes.Repeat([]byte{0xff, 0xd8, 0xff}, 100_000)
+		_, res := f.upload("fr-investigator", c.ID, map[string][]byte{
+			"a-truncated.jpg": read("truncated.jpg"),
+			"b-bomb.png":      read("bomb-60000x60000.png"),
+			"c-notes.txt":     []byte("not an image"),
+			"d-garbage.png":   read("garbage.png"),
+			"e-huge.jpg":      big,
+		})
+		if len(res) != 5 {
+			t.Fatalf("results %+v", res)
+		}
+		want := []int{400, 400, 400, 400, 413}
+		for i, r := range res {
+			if r.Status != want[i] || r.Error == "" || r.Comparison != nil {
+				t.Errorf("%s: %+v, want status %d", r.File, r, want[i])
+			}
+		}
+		if n := media(); n != 0 || countFiles(t, f.blobDir) != 0 {
+			t.Fatalf("bad uploads left %d items, %d blobs", n, countFiles(t, f.blobDir))
+		}
+		// A multipart body cut off in the middle of a file.
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		w, _ := mw.CreateFormFile("file", "cut.png")
+		w.Write(scene(t, 9, demo.Original))
+		mw.Close()
+		cut := buf.Bytes()[:buf.Len()/2]
+		resp := f.do("fr-investigator", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/media", bytes.NewReader(cut), mw.FormDataContentType())
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 && resp.StatusCode != 400 || !strings.Contains(string(body), "cut short") && !strings.Contains(string(body), "multipart") {
+			t.Fatalf("truncated multipart: %d %s", resp.StatusCode, body)
+		}
+		if n := media(); n != 0 {
+			t.Fatalf("truncated upload stored %d items", n)
+		}
+		if ents, _ := os.ReadDir(f.srv.opts.SpoolDir); len(ents) != 0 {
+			t.Fatalf("spool not cleaned: %d files", len(ents))
+		}
+		// A malformed VICS file is refused whole.
+		vics := `{"odata.metadata":"http://github.com/VICSDATAMODEL/ProjectVic/DataModels/1.2.xml/CUSTOM/$metadata#Cases","value":[{"Media":[{"MD5":"d41d8cd98f00b204e9800998ecf8427e","Category":1},{"MD5":"nothex","Category":9}]}]}`
+		if st := f.json("fr-investigator", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", json.RawMessage(vics), nil); st != 400 {
+			t.Fatalf("malformed VICS: %d", st)
+		}
+		if n := media(); n != 0 {
+			t.Fatalf("malformed VICS stored %d items", n)
+		}
+		// Wrong and expired credentials.
+		f.token["nobody"] = "ivt_not-a-token"
+		if st := f.json("nobody", "GET", "/api/v1/me", nil, nil); st != 401 {
+			t.Fatalf("unknown token: %d", st)
+		}
+		tok, hash := auth.NewToken("ivt_")
+		past := time.Now().Add(-time.Hour)
+		db.CreateToken(context.Background(), &ivid.Token{UserID: f.user["fr-investigator"].ID, Hash: hash, Name: "old", Created: past.Add(-time.Hour), Expires: &past})
+		f.token["expired"] = tok
+		if st := f.json("expired", "GET", "/api/v1/me", nil, nil); st != 401 {
+			t.Fatalf("expired token: %d", st)
+		}
+		// A well-formed hashes-only contribution works.
+		ok := `MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline
+d41d8cd98f00b204e9800998ecf8427e;da39a3ee5e6b4b0d3255bfef95601890afd80709;;IMG-1;y;n;n;;1;n;Image;n
+`
+		resp = f.do("fr-investigator", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(ok), "text/csv")
+		body, _ = io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"items":1`) || media() != 1 {
+			t.Fatalf("ICSE upload: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestOpenAPI: every route is in the document, and every documented
+// operation is served (no 404/405 from the router).
+func TestOpenAPI(t *testing.T) {
+	f := newFixture(t, storagetest.SQLite(t), Options{})
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if st := f.json("", "GET", "/api/openapi.json", nil, &doc); st != 200 {
+		t.Fatal(st)
+	}
+	n := 0
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			n++
+			p := strings.NewReplacer("{id}", "1").Replace(path)
+			resp := f.do("hub-admin", strings.ToUpper(method), p, nil, "")
+			if (resp.StatusCode == 404 || resp.StatusCode == 405) && !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+				t.Errorf("documented %s %s is not served: %d", method, path, resp.StatusCode)
+			}
+		}
+	}
+	if n != len(f.srv.Routes()) {
+		t.Errorf("document has %d operations, the router %d routes", n, len(f.srv.Routes()))
+	}
+}
