@@ -48,7 +48,8 @@ hash sets, and links new material to known series.`,
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newHashCommand(g), newScanCommand(g), newHashsetCommand(g), newVPDQCommand(g), newBenchCommand(g), newDemoCommand(g))
+	root.AddCommand(newHashCommand(g), newScanCommand(g), newHashsetCommand(g), newVPDQCommand(g), newServeCommand(g), newContributeCommand(g),
+		newMigrateCommand(g), newKeysCommand(g), newAuditCommand(g), newBenchCommand(g), newDemoCommand(g))
 	return root
 }
 

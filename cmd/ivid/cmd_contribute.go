@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ivid-project/ivid/internal/client"
+	"github.com/ivid-project/ivid/internal/filehash"
+)
+
+type contributeOptions struct {
+	server    string
+	token     string
+	caseID    int64
+	recursive bool
+	journal   string
+	quiet     bool
+}
+
+func newContributeCommand(g *globalOptions) *cobra.Command {
+	var o contributeOptions
+	cmd := &cobra.Command{
+		Use:   "contribute PATH... --server URL --case ID",
+		Short: "Contribute files to a case on an ivid server and print what is known about each",
+		Long: `Uploads images and videos, one request per file, and prints each file's
+comparison: new or known, series, category, links. The API token comes from
+--token or $IVID_TOKEN. Interrupted, the same command resumes: files the
+server acknowledged are listed in a journal (default
+.ivid-contribute-CASE.jsonl in the current folder) and skipped.`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runContribute(cmd.Context(), o, args, g.stdout, g.stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", os.Getenv("IVID_SERVER"), "server URL ($IVID_SERVER)")
+	f.StringVar(&o.token, "token", "", "API token (default $IVID_TOKEN)")
+	f.Int64Var(&o.caseID, "case", 0, "case ID")
+	f.BoolVarP(&o.recursive, "recursive", "r", false, "contribute the files in directories")
+	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print each file's comparison")
+	return cmd
+}
+
+type journalLine struct {
+	Path   string `json:"path"`
+	Media  int64  `json:"media_id"`
+	New    bool   `json:"new"`
+	Status string `json:"status"`
+}
+
+func runContribute(ctx context.Context, o contributeOptions, args []string, stdout, stderr io.Writer) error {
+	if o.token == "" {
+		o.token = os.Getenv("IVID_TOKEN")
+	}
+	if o.server == "" || o.caseID <= 0 || o.token == "" {
+		return usageError{fmt.Errorf("--server, --case and a token (--token or $IVID_TOKEN) are required")}
+	}
+	if o.journal == "" {
+		o.journal = fmt.Sprintf(".ivid-contribute-%d.jsonl", o.caseID)
+	}
+	done := map[string]bool{}
+	if f, err := os.Open(o.journal); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var l journalLine
+			if json.Unmarshal(sc.Bytes(), &l) == nil {
+				done[l.Path] = true
+			}
+		}
+		f.Close()
+	}
+	jf, err := os.OpenFile(o.journal, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer jf.Close()
+
+	jobs := make(chan filehash.Job)
+	walkErr := make(chan error, 1)
+	go func() {
+		walkErr <- filehash.Walk(ctx, args, filehash.WalkOptions{Recursive: o.recursive}, jobs)
+	}()
+	c := &client.Client{Base: o.server, Token: o.token}
+	sent, skipped, failed := 0, 0, 0
+	var fatal error
+	for j := range jobs {
+		if fatal != nil || ctx.Err() != nil {
+			continue // drain
+		}
+		abs, _ := filepath.Abs(j.Path)
+		if j.Err != nil {
+			failed++
+			fmt.Fprintf(stderr, "ivid: %s: %v\n", j.Path, j.Err)
+			continue
+		}
+		if done[abs] {
+			skipped++
+			continue
+		}
+		res, err := c.Contribute(ctx, o.caseID, j.Path)
+		switch {
+		case errors.Is(err, client.ErrFatal):
+			fatal = err
+			continue
+		case err != nil:
+			failed++
+			fmt.Fprintf(stderr, "ivid: %s: %v\n", j.Path, err)
+			continue
+		}
+		sent++
+		cmp := res.Comparison
+		b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
+		jf.Write(append(b, '\n'))
+		if !o.quiet {
+			fmt.Fprintln(stdout, describe(j.Path, res))
+		}
+	}
+	if err := <-walkErr; err != nil && fatal == nil {
+		fatal = err
+	}
+	jf.Sync()
+	fmt.Fprintf(stderr, "ivid contribute: %d sent, %d already sent, %d failed\n", sent, skipped, failed)
+	if fatal != nil {
+		return fatal
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failed > 0 {
+		return partialError{failed}
+	}
+	return nil
+}
+
+// describe is one line per file: known or new, series and who works on it.
+func describe(path string, r client.Result) string {
+	c := r.Comparison
+	var b strings.Builder
+	if c.New {
+		fmt.Fprintf(&b, "%s: new (media %d)", path, c.Media.ID)
+	} else {
+		fmt.Fprintf(&b, "%s: KNOWN (media %d, %d submissions by %s)", path, c.Media.ID, c.Submissions, strings.Join(c.Agencies, ", "))
+	}
+	for _, l := range c.Links {
+		fmt.Fprintf(&b, "; %s of media %d (distance %g)", l.Kind, l.MediaID, l.Distance)
+		if s := l.Series; s != nil {
+			fmt.Fprintf(&b, " in series %q, %s", s.Series.Name, s.Series.Status)
+			for _, cl := range s.Claims {
+				fmt.Fprintf(&b, ", investigated by %s since %s", cl.Agency, cl.Since.Format("2006-01-02"))
+			}
+			for _, v := range s.Victims {
+				if v.Identified && v.IdentifiedAt != nil {
+					fmt.Fprintf(&b, ", victim identified by %s on %s", v.Agency, v.IdentifiedAt.Format("2006-01-02"))
+				}
+			}
+		}
+	}
+	return b.String()
+}
