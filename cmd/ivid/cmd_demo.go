@@ -4,44 +4,116 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/media"
+	"github.com/ivid-project/ivid/internal/server"
+	"github.com/ivid-project/ivid/internal/training"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 type demoOptions struct {
 	dir    string
 	scenes int
+	triage bool
+	addr   string
 }
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
 	var o demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a triage exercise on the synthetic training data set",
-		Long: `Generate ivid's synthetic training data set (benign, procedurally drawn
-landscapes, each with near-duplicate variants: resized, re-encoded, brighter,
-mirrored, watermarked), a training hash set that "knows" two of the scenes,
-and a known-good list; then scan the set as a forensic examiner would and
-print where the report is. Nothing to set up; no real material.`,
+		Short: "Start the ivid server on the embedded defaults with a synthetic training data set",
+		Long: `Starts the ivid database server in training mode ("exercices de
+simulation") on the embedded defaults (SQLite, encrypted blob store, all in
+DIR/server): agencies of four countries, users of every role, cases, series
+in every status, identifications, claims and Baseline entries, over benign,
+procedurally drawn landscapes with near-duplicate variants. It prints the
+URL and the training accounts and serves until Ctrl-C; run it again to
+continue with the same data. Second factors are optional in training mode.
+
+--triage runs the offline triage exercise instead: it writes the data set as
+evidence with a training hash set and a known-good list, scans it as a
+forensic examiner would and prints where the report is.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), o, g.stdout, g.stderr)
+			if o.triage {
+				return runTriageDemo(cmd.Context(), o, g.stdout, g.stderr)
+			}
+			return runServerDemo(cmd.Context(), o, g.stdout, g.stderr, nil)
 		},
 	}
-	cmd.Flags().StringVar(&o.dir, "dir", "ivid-demo", "folder for the data set and the report")
-	cmd.Flags().IntVar(&o.scenes, "scenes", 8, "number of scenes (at least 2)")
+	cmd.Flags().StringVar(&o.dir, "dir", "ivid-demo", "folder for the data set, the server's data and the report")
+	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address of the training server")
+	cmd.Flags().BoolVar(&o.triage, "triage", false, "run the offline triage exercise instead of the server")
+	cmd.Flags().IntVar(&o.scenes, "scenes", 8, "triage: number of scenes (at least 2)")
 	return cmd
 }
 
-func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error {
+// runServerDemo seeds (on first run) and serves the training server.
+func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer, ready func(addr string)) error {
+	data := filepath.Join(o.dir, "server")
+	cfg := server.Config{DataDir: data, Addr: o.addr, TOTPOptional: true, AdminPassword: training.Password,
+		Video: &vpdq.Options{SecondsPerHash: 1}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if srv.AdminPassword != "" {
+		fmt.Fprintln(stdout, "ivid demo: seeding the training data set (first run)...")
+		root, err := srv.DB.UserByName(ctx, "admin")
+		if err != nil {
+			return err
+		}
+		hub, err := srv.DB.Agency(ctx, root.AgencyID)
+		if err != nil {
+			return err
+		}
+		accounts, err := training.Seed(ctx, srv.Svc, ivid.Actor{User: root, Agency: hub}, filepath.Join(o.dir, "images"))
+		if err != nil {
+			return err
+		}
+		if err := writeAccounts(filepath.Join(o.dir, "accounts.txt"), accounts); err != nil {
+			return err
+		}
+	}
+	accounts, _ := os.ReadFile(filepath.Join(o.dir, "accounts.txt"))
+	return srv.Serve(ctx, func(addr string) {
+		base := "http://" + addr
+		fmt.Fprintf(stdout, "\nivid training server: %s   (Ctrl-C stops it; data in %s)\n\n", base, data)
+		fmt.Fprintf(stdout, "Training accounts (password %q for all; second factor optional in training):\n%s\n", training.Password, accounts)
+		fmt.Fprintf(stdout, "Try:\n  curl -c jar -H 'Content-Type: application/json' -d '{\"name\":\"es.specialist\",\"password\":\"%s\"}' %s/api/v1/login\n", training.Password, base)
+		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/series      # every series, who investigates, who identified\n", base)
+		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/stats\n  API description: %s/api/openapi.json\n", base, base)
+		if ready != nil {
+			ready(addr)
+		}
+	})
+}
+
+func writeAccounts(path string, accounts []training.Account) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %-16s %-26s %-14s %s\n", "USER", "AGENCY", "ROLES", "API TOKEN")
+	for _, a := range accounts {
+		fmt.Fprintf(&b, "  %-16s %-26s %-14s %s\n", a.Name, a.Agency, a.Roles, a.Token)
+	}
+	fmt.Fprintf(&b, "  %-16s %-26s %-14s\n", "admin", "Hub", "hub-admin")
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// runTriageDemo is the offline triage exercise.
+func runTriageDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error {
 	if o.scenes < 2 {
 		return usageError{fmt.Errorf("--scenes must be at least 2")}
 	}
@@ -49,7 +121,10 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	report := filepath.Join(o.dir, "report")
 	// A fresh exercise each time: the report of an earlier run would be
 	// resumed, not redone.
-	if err := os.RemoveAll(o.dir); err != nil {
+	if err := os.RemoveAll(evidence); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(report); err != nil {
 		return err
 	}
 	files, err := demo.WriteSet(evidence, o.scenes, 640, 426)

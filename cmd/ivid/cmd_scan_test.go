@@ -11,7 +11,7 @@ import (
 // TestDemoAndScan runs the main job end to end and checks the report.
 func TestDemoAndScan(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	code, out, errs := runIvid(t, "demo", "--dir", dir, "--scenes", "3")
+	code, out, errs := runIvid(t, "demo", "--triage", "--dir", dir, "--scenes", "3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

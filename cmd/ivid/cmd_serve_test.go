@@ -259,3 +259,61 @@ func TestServeDurability(t *testing.T) {
 		t.Fatalf("rotation while serving: exit %d %s", code, errs)
 	}
 }
+
+// TestServerDemo: the README's main command seeds the training server and
+// serves it; a trainee signs in with a printed account and sees the
+// deconfliction facts; a second run reuses the data.
+func TestServerDemo(t *testing.T) {
+	dir := t.TempDir()
+	for run := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		addrc := make(chan string, 1)
+		var out bytes.Buffer
+		errc := make(chan error, 1)
+		go func() {
+			errc <- runServerDemo(ctx, demoOptions{dir: dir, addr: "127.0.0.1:0"}, &out, io.Discard, func(a string) { addrc <- a })
+		}()
+		var addr string
+		select {
+		case addr = <-addrc:
+		case err := <-errc:
+			t.Fatalf("demo: %v", err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("demo not ready")
+		}
+		if seeded := strings.Contains(out.String(), "seeding"); seeded != (run == 0) {
+			t.Fatalf("run %d: seeded %v", run, seeded)
+		}
+		for _, want := range []string{"es.specialist", "industry.api", "ivt_", "training-password", "http://" + addr} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("demo output lacks %q:\n%s", want, out.String())
+			}
+		}
+		s := signIn(t, "http://"+addr, "es.specialist", "training-password")
+		var series []struct {
+			Series struct{ Name, Status string }
+			Claims []struct{ Agency string }
+		}
+		s.call("GET", "/api/v1/series", nil, &series)
+		statuses := map[string]bool{}
+		for _, x := range series {
+			statuses[x.Series.Status] = true
+		}
+		if len(series) != 3 || !statuses["unidentified"] || !statuses["under_investigation"] || !statuses["victim_identified"] {
+			t.Fatalf("series: %+v", series)
+		}
+		var stats struct {
+			Media             int64
+			VictimsIdentified int `json:"victims_identified"`
+			Agencies          int
+		}
+		s.call("GET", "/api/v1/stats", nil, &stats)
+		if stats.Media != 11 || stats.VictimsIdentified != 1 || stats.Agencies != 4 {
+			t.Fatalf("stats %+v", stats)
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("demo stopped with %v", err)
+		}
+	}
+}
