@@ -252,7 +252,7 @@ func TestServeDurability(t *testing.T) {
 	if newKey, _ := os.ReadFile(filepath.Join(data, "master.key")); bytes.Equal(newKey, oldKey) {
 		t.Fatal("the key file still holds the old key")
 	}
-	srv = startChild(t, addr, "serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false")
+	startChild(t, addr, "serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false")
 	check("after key rotation")
 	// Two servers never share a data folder.
 	if code, _, errs := runIvid(t, "keys", "rotate", "--data", data); code == 0 || !strings.Contains(errs, "in use") {
