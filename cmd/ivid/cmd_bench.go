@@ -22,7 +22,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 versions. Absolute times on shared machines are noisy: compare ratios and
 medians measured in one run.`,
 	}
-	cmd.AddCommand(newBenchHashCommand(g), newBenchIndexCommand(g), newBenchVideoCommand(g))
+	cmd.AddCommand(newBenchHashCommand(g), newBenchIndexCommand(g), newBenchVideoCommand(g), newBenchIngestCommand(g), newBenchMatchAPICommand(g))
 	return cmd
 }
 

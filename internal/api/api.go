@@ -70,6 +70,13 @@ func New(svc *ivid.Service, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// SetIndustryRate changes the per-token request rate (benchmarks).
+func (s *Server) SetIndustryRate(perSecond float64) {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	s.limits.rate = perSecond
+}
+
 // Routes lists the method and pattern of every route.
 func (s *Server) Routes() [][2]string {
 	out := make([][2]string, len(s.routes))

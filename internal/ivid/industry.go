@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/hamming"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/pdq"
 )
@@ -55,11 +56,14 @@ func (s *Service) Match(ctx context.Context, a Actor, qs []MatchQuery) ([]MatchR
 			if err != nil {
 				return nil, fmt.Errorf("%w: hash %d: %v", ErrInvalid, i+1, err)
 			}
-			s.baseline.mu.RLock()
-			ms := s.baseline.pdq.Nearest(h, 1)
-			s.baseline.mu.RUnlock()
-			if len(ms) == 1 && ms[0].Distance <= s.cfg.NearThreshold {
-				r.Match, r.Distance, r.ID = true, ms[0].Distance, baselineRef(MediaID(ms[0].ID))
+			best := hamming.Match{Distance: pdq.Size + 1}
+			s.baseline.pdq.RangeFunc(h, s.cfg.NearThreshold, func(m hamming.Match) {
+				if m.Distance < best.Distance || m.Distance == best.Distance && m.ID < best.ID {
+					best = m
+				}
+			})
+			if best.Distance <= s.cfg.NearThreshold {
+				r.Match, r.Distance, r.ID = true, best.Distance, baselineRef(MediaID(best.ID))
 			}
 		default:
 			return nil, fmt.Errorf("%w: hash %d: type is pdq, md5, sha1 or sha256", ErrInvalid, i+1)
@@ -296,4 +300,18 @@ func VerifyTrail(ctx context.Context, st Tx) (int64, error) {
 		return v.Count, err
 	}
 	return v.Count, v.End(seq, hash)
+}
+
+// SeedBaselineIndex adds hashes to the in-memory Baseline index only, with
+// IDs from first on, without database rows: for load benchmarks of the
+// match API at sizes a test database cannot hold. Never used by the server.
+func (s *Service) SeedBaselineIndex(first uint64, hashes []pdq.Hash) {
+	es := make([]hamming.Entry, len(hashes))
+	for i, h := range hashes {
+		es[i] = hamming.Entry{ID: first + uint64(i), Hash: h}
+	}
+	s.baseline.mu.Lock()
+	defer s.baseline.mu.Unlock()
+	s.baseline.pdq = hamming.Build(append(s.baseline.pdq.Entries(), es...))
+	s.baseline.n += len(hashes)
 }

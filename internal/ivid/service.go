@@ -19,6 +19,7 @@ import (
 type BlobStore interface {
 	Put(ctx context.Context, id blob.ID, r io.Reader) (bool, error)
 	Get(ctx context.Context, id blob.ID) (io.ReadCloser, error)
+	Delete(ctx context.Context, id blob.ID) error
 }
 
 // Config tunes the services.
@@ -51,6 +52,7 @@ type Service struct {
 	index    *matchIndex
 	baseline *baselineIndex
 	throttle *auth.Throttle
+	tokens   tokenCache
 }
 
 // NewService loads the match indexes from the store.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/auth"
@@ -111,9 +112,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, Sessio
 	return a, sess, err
 }
 
-// AuthenticateToken resolves an API token.
+// AuthenticateToken resolves an API token. Resolved tokens are cached for
+// a few seconds (tokenCacheTTL), so that a partner's stream of match
+// requests does not cost three queries each; a revoked or disabled
+// account's token stops working within that delay.
 func (s *Service) AuthenticateToken(ctx context.Context, token string) (Actor, Token, error) {
-	t, err := s.store.TokenByHash(ctx, auth.HashToken(token))
+	hash := auth.HashToken(token)
+	now := s.now()
+	if c, ok := s.tokens.get(hash, now); ok {
+		return c.actor, c.token, nil
+	}
+	a, t, err := s.authenticateToken(ctx, hash)
+	if err == nil {
+		s.tokens.put(hash, cachedToken{actor: a, token: t, until: now.Add(tokenCacheTTL)})
+	}
+	return a, t, err
+}
+
+func (s *Service) authenticateToken(ctx context.Context, hash string) (Actor, Token, error) {
+	t, err := s.store.TokenByHash(ctx, hash)
 	if errors.Is(err, ErrNotFound) || err == nil && t.Expires != nil && s.now().After(*t.Expires) {
 		return Actor{}, Token{}, fmt.Errorf("%w: API token expired or unknown", ErrUnauthenticated)
 	}
@@ -323,3 +340,36 @@ const BootstrapPasswordEnv = "IVID_ADMIN_PASSWORD"
 
 // BootstrapPassword reads the first admin's password from the environment.
 func BootstrapPassword() string { return os.Getenv(BootstrapPasswordEnv) }
+
+const tokenCacheTTL = 10 * time.Second
+
+type cachedToken struct {
+	actor Actor
+	token Token
+	until time.Time
+}
+
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+func (c *tokenCache) get(hash string, now time.Time) (cachedToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[hash]
+	if ok && (now.After(v.until) || v.token.Expires != nil && now.After(*v.token.Expires)) {
+		delete(c.m, hash)
+		return v, false
+	}
+	return v, ok
+}
+
+func (c *tokenCache) put(hash string, v cachedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]cachedToken{}
+	}
+	c.m[hash] = v
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ivid-project/ivid/internal/client"
+	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/filehash"
+	"github.com/ivid-project/ivid/internal/hamming"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/server"
+)
+
+// benchServer is a server on loopback over a temporary data folder, with a
+// specialist's and an industry partner's API tokens and a case.
+type benchServer struct {
+	srv        *server.Server
+	base       string
+	specialist string
+	industry   string
+	caseID     int64
+	stop       func()
+}
+
+func startBenchServer(ctx context.Context, dir string) (*benchServer, error) {
+	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", TOTPOptional: true})
+	if err != nil {
+		return nil, err
+	}
+	root, err := srv.DB.UserByName(ctx, "admin")
+	if err != nil {
+		return nil, err
+	}
+	hub, _ := srv.DB.Agency(ctx, root.AgencyID)
+	ra := ivid.Actor{User: root, Agency: hub}
+	fr, err := srv.Svc.CreateAgency(ctx, ra, ivid.Agency{Name: "Bench unit", Country: "FR", Kind: ivid.NationalUnit})
+	if err != nil {
+		return nil, err
+	}
+	ind, _ := srv.Svc.CreateAgency(ctx, ra, ivid.Agency{Name: "Bench partner", Kind: ivid.Industry})
+	spec, _, err := srv.Svc.CreateUser(ctx, ra, "bench.specialist", fr.ID, ivid.Roles{ivid.RoleSpecialist}, "")
+	if err != nil {
+		return nil, err
+	}
+	iu, _, err := srv.Svc.CreateUser(ctx, ra, "bench.industry", ind.ID, ivid.Roles{ivid.RoleIndustry}, "")
+	if err != nil {
+		return nil, err
+	}
+	sa := ivid.Actor{User: spec, Agency: fr}
+	st, _, err := srv.Svc.CreateToken(ctx, sa, 0, "bench", 0)
+	if err != nil {
+		return nil, err
+	}
+	it, _, err := srv.Svc.CreateToken(ctx, ra, iu.ID, "bench", 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := srv.Svc.CreateCase(ctx, sa, ivid.Case{Reference: "BENCH"})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { srv.ServeListener(sctx, ln, nil); close(done) }()
+	return &benchServer{srv: srv, base: "http://" + ln.Addr().String(), specialist: st, industry: it, caseID: int64(c.ID),
+		stop: func() { cancel(); <-done; srv.Close() }}, nil
+}
+
+type benchIngestOptions struct {
+	dir     string
+	n       int
+	workers int
+	repeat  int
+}
+
+func newBenchIngestCommand(g *globalOptions) *cobra.Command {
+	var o benchIngestOptions
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Contribute photos through the API (hash, encrypt, store, index, compare) against hashing them alone",
+		Long: `Measures, in one run and on the same files, 'ivid hash' (digests, PDQ,
+EXIF) and contribution through the HTTP API of a server on loopback (the
+same hashing, plus encryption, storage, the database, the index and the
+comparison), with the same number of workers, and prints the overhead.
+Without --dir, synthetic 1600x1067 JPEG photos are generated.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchIngest(cmd.Context(), o, g.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "folder of photos (default: generated)")
+	f.IntVar(&o.n, "n", 60, "photos to generate")
+	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "parallel workers (hashing) and clients (contribution)")
+	f.IntVar(&o.repeat, "repeat", 3, "measured runs of each; medians are reported")
+	return cmd
+}
+
+func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "ivid-bench-ingest")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	var files []string
+	if o.dir == "" {
+		for i := range o.n {
+			b, _, err := demo.Encode(demo.Apply(demo.Scene(i+1, 1600, 1067), demo.Brighter), demo.Brighter)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(tmp, fmt.Sprintf("photo-%03d.jpg", i))
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				return err
+			}
+			files = append(files, p)
+		}
+	} else {
+		filepath.WalkDir(o.dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	fmt.Fprintf(out, "ivid bench ingest: %d files, %d workers, %d runs\n", len(files), o.workers, o.repeat)
+	var hashT, ingestT []time.Duration
+	for run := range o.repeat {
+		// Hashing alone.
+		start := time.Now()
+		jobs := make(chan filehash.Job)
+		go func() {
+			for _, f := range files {
+				jobs <- filehash.Job{Path: f}
+			}
+			close(jobs)
+		}()
+		if err := filehash.Run(ctx, jobs, o.workers, filehash.Options{}, func(filehash.Result) error { return nil }); err != nil {
+			return err
+		}
+		hashT = append(hashT, time.Since(start))
+
+		// Contribution through the API, into a fresh server.
+		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)))
+		if err != nil {
+			return err
+		}
+		cl := &client.Client{Base: bs.base, Token: bs.specialist}
+		start = time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		for range o.workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(files) {
+						return
+					}
+					if _, err := cl.Contribute(ctx, bs.caseID, files[i]); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		ingestT = append(ingestT, time.Since(start))
+		bs.stop()
+		if err, ok := firstErr.Load().(error); ok {
+			return err
+		}
+	}
+	h, i := median(hashT), median(ingestT)
+	fmt.Fprintf(out, "%-34s %8.2f s  %7.1f files/s\n", "ivid hash (digests, PDQ, EXIF)", h.Seconds(), float64(len(files))/h.Seconds())
+	fmt.Fprintf(out, "%-34s %8.2f s  %7.1f files/s\n", "contribution through the API", i.Seconds(), float64(len(files))/i.Seconds())
+	fmt.Fprintf(out, "overhead of contribution over hashing: %+.0f %% (medians of %d runs; the issue's bar is 20 %%)\n", 100*(i.Seconds()/h.Seconds()-1), o.repeat)
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+type benchMatchOptions struct {
+	hashes   int
+	batch    int
+	clients  int
+	duration time.Duration
+	pdqShare float64
+}
+
+func newBenchMatchAPICommand(g *globalOptions) *cobra.Command {
+	var o benchMatchOptions
+	cmd := &cobra.Command{
+		Use:   "match-api",
+		Short: "Load the industry match API on loopback and report lookups/s and latency",
+		Long: `Starts a server on loopback whose Baseline index holds --hashes synthetic
+PDQ hashes (clustered like real data; seeded into the in-memory index only,
+not the database), then POSTs /api/v1/match from --clients concurrent
+clients with --batch hashes per request for --duration. Half the PDQ queries
+are near an indexed hash. Prints lookups/s and request latency percentiles.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchMatchAPI(cmd.Context(), o, g.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.hashes, "hashes", 1_000_000, "Baseline hashes in the index")
+	f.IntVar(&o.batch, "batch", 100, "hashes per request")
+	f.IntVar(&o.clients, "clients", 8, "concurrent clients")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "measured time")
+	f.Float64Var(&o.pdqShare, "pdq-share", 1, "share of PDQ lookups (the rest are MD5)")
+	return cmd
+}
+
+func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "ivid-bench-match")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bs, err := startBenchServer(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	defer bs.stop()
+	bs.srv.API.SetIndustryRate(1e9)
+	t0 := time.Now()
+	codes := hamming.Generate(hamming.Clustered, o.hashes, 1)
+	bs.srv.Svc.SeedBaselineIndex(1<<40, codes)
+	fmt.Fprintf(out, "ivid bench match-api: %d hashes indexed in %.1f s, RSS %.0f MiB; %d clients, %d hashes a request, %d cores\n",
+		o.hashes, time.Since(t0).Seconds(), rssMB(), o.clients, o.batch, runtime.NumCPU())
+	tr := &http.Transport{MaxIdleConnsPerHost: o.clients}
+	hc := &http.Client{Transport: tr}
+	var lookups atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failed atomic.Int64
+	deadline := time.Now().Add(o.duration)
+	var wg sync.WaitGroup
+	for c := range o.clients {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(c), 7))
+			var local []time.Duration
+			for time.Now().Before(deadline) {
+				qs := make([]ivid.MatchQuery, o.batch)
+				for i := range qs {
+					if r.Float64() < o.pdqShare {
+						h := hamming.FlipBits(codes[r.IntN(len(codes))], r.IntN(20), r)
+						if i%2 == 1 {
+							h = hamming.Generate(hamming.Uniform, 1, r.Uint64())[0]
+						}
+						qs[i] = ivid.MatchQuery{Type: "pdq", Value: h.String()}
+					} else {
+						qs[i] = ivid.MatchQuery{Type: "md5", Value: fmt.Sprintf("%032x", r.Uint64())}
+					}
+				}
+				body, _ := json.Marshal(map[string]any{"hashes": qs})
+				req, _ := http.NewRequest("POST", bs.base+"/api/v1/match", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+bs.industry)
+				req.Header.Set("Content-Type", "application/json")
+				start := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				local = append(local, time.Since(start))
+				lookups.Add(int64(o.batch))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(lat) == 0 {
+		return fmt.Errorf("no request succeeded (%d failed)", failed.Load())
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	fmt.Fprintf(out, "requests %d (failed %d), lookups/s %.0f, request latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		len(lat), failed.Load(), float64(lookups.Load())/o.duration.Seconds(),
+		ms(pct(0.5)), ms(pct(0.99)), ms(lat[len(lat)-1]))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
