@@ -72,6 +72,8 @@ Migrations are applied at start. Logs are JSON on stderr.`,
 	f.BoolVar(&o.insecureCookies, "insecure-cookies", false, "session cookies without the Secure flag (plain HTTP off localhost; never in production)")
 	f.BoolVar(&o.totpOptional, "totp-optional", false, "do not require a second factor of specialists and admins (training only)")
 	o.video.add(f)
+	// Contributed videos are always hashed at every frame (see ivid.Config.Video).
+	f.Lookup("seconds-per-hash").Hidden = true
 	return cmd
 }
 

@@ -39,6 +39,7 @@ var authzMatrix = map[string]string{
 	"POST /api/v1/cases/{id}/hashes":     "is",
 	"GET /api/v1/media/{id}":             "visah",
 	"GET /api/v1/media/{id}/content":     "is",
+	"GET /api/v1/media/{id}/sheet":       "is",
 	"POST /api/v1/media/categorise":      "s",
 	"POST /api/v1/media/{id}/clues":      "is",
 	"POST /api/v1/media/{id}/baseline":   "sh",

@@ -51,6 +51,11 @@ var fixtureUsers = []struct{ name, agency, roles string }{
 
 func newFixture(t *testing.T, db *storage.DB, opts Options) *fixture {
 	t.Helper()
+	return newFixtureWith(t, db, opts, ivid.Config{Dihedral: true})
+}
+
+func newFixtureWith(t *testing.T, db *storage.DB, opts Options, cfg ivid.Config) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	be, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
@@ -61,7 +66,7 @@ func newFixture(t *testing.T, db *storage.DB, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ivid.NewService(ctx, db, bs, ivid.Config{Dihedral: true})
+	svc, err := ivid.NewService(ctx, db, bs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

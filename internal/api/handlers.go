@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -514,4 +515,18 @@ func (s *Server) baselineList(w http.ResponseWriter, r *http.Request, a ivid.Act
 		return err
 	}
 	return hw.Close()
+}
+
+func (s *Server) mediaSheet(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.svc.ContactSheet(r.Context(), a, ivid.MediaID(id), s.opts.SpoolDir, &buf); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	_, err = w.Write(buf.Bytes())
+	return err
 }

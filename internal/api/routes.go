@@ -38,6 +38,7 @@ func (s *Server) table() []route {
 
 		{"GET", "/api/v1/media/{id}", signedIn, ivid.PermReadFacts, "An item's facts: hashes, metadata, series, links", s.getMedia},
 		{"GET", "/api/v1/media/{id}/content", signedIn, ivid.PermReadPixels, "An item's pixels (audited; own agency or network-shared only)", s.mediaContent},
+		{"GET", "/api/v1/media/{id}/sheet", signedIn, ivid.PermReadPixels, "A video's contact sheet: a JPEG grid of frames (audited like pixels)", s.mediaSheet},
 		{"POST", "/api/v1/media/categorise", signedIn, ivid.PermCategorise, "Categorise one or many items", s.categorise},
 		{"POST", "/api/v1/media/{id}/clues", signedIn, ivid.PermClue, "Add a clue, optionally on a rectangle", s.addClue},
 		{"POST", "/api/v1/media/{id}/baseline", signedIn, "", "Propose an item for Baseline, or confirm it from a second agency", s.voteBaseline},

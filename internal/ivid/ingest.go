@@ -106,7 +106,7 @@ func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileNa
 		}
 		return Comparison{}, err
 	}
-	h := filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.cfg.Video})
+	h := filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
 	rec, _, err := h.FileContext(ctx, path)
 	if err != nil {
 		switch {
@@ -326,7 +326,7 @@ func (s *Service) compare(ctx context.Context, m Media, dih *filehash.Dihedral) 
 		}
 	}
 	if len(m.VPDQ) > 0 {
-		for _, vm := range vpdq.Matches(s.index.videos.Query(m.VPDQ, false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent) {
+		for _, vm := range vpdq.Matches(s.index.videos.Query(onePerSecond(m.VPDQ), false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent) {
 			id, _ := strconv.ParseInt(vm.ID, 10, 64)
 			addLink(Link{Kind: LinkNear, MediaID: MediaID(id), Distance: float64(vm.BestDistance), QueryPercent: vm.QueryPercent})
 		}
@@ -374,6 +374,32 @@ func (s *Service) compare(ctx context.Context, m Media, dih *filehash.Dihedral) 
 		c.Links = append(c.Links, lf)
 	}
 	return c, nil
+}
+
+// denseVideo: contributed videos are hashed at every frame, since each is
+// also a known video for later queries, and known videos must be indexed
+// densely for clips and frame-rate changes to match.
+func (s *Service) denseVideo() *vpdq.Options {
+	if s.cfg.Video == nil {
+		return nil
+	}
+	o := *s.cfg.Video
+	o.SecondsPerHash = 0
+	return &o
+}
+
+// onePerSecond keeps the first frame of each second: a query at one hash a
+// second, against the dense index.
+func onePerSecond(frames []vpdq.Frame) []vpdq.Frame {
+	var out []vpdq.Frame
+	last := -1
+	for _, f := range frames {
+		if sec := int(f.Timestamp); sec != last {
+			out = append(out, f)
+			last = sec
+		}
+	}
+	return out
 }
 
 // haversine is the great-circle distance in metres.

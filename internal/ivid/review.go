@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/vpdq"
 )
 
 // MediaFacts is an item with what the network knows about it. Submissions
@@ -431,4 +433,33 @@ func (s *Service) VoteBaseline(ctx context.Context, a Actor, id MediaID) (Baseli
 		s.baseline.add(confirmed)
 	}
 	return state, err
+}
+
+// ContactSheet writes a JPEG grid of frames of a video item, for review
+// (audited as a read of its pixels, and scoped like one).
+func (s *Service) ContactSheet(ctx context.Context, a Actor, id MediaID, tmpDir string, w io.Writer) error {
+	if s.cfg.Video == nil {
+		return fmt.Errorf("%w: video support is off on this server", ErrInvalid)
+	}
+	rc, m, err := s.Pixels(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if m.Kind != Video {
+		return fmt.Errorf("%w: media %d is not a video", ErrInvalid, id)
+	}
+	f, err := os.CreateTemp(tmpDir, "sheet-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return vpdq.ContactSheet(ctx, f.Name(), *s.cfg.Video, vpdq.SheetOptions{}, w)
 }

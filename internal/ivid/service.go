@@ -35,7 +35,9 @@ type Config struct {
 	TOTPOptional bool
 	SessionTTL   time.Duration // default 12 h
 	MaxPixels    int64         // default media.DefaultMaxPixels
-	// Video hashes uploaded videos with vPDQ; nil gives them digests only.
+	// Video hashes uploaded videos with vPDQ, at every frame whatever
+	// SecondsPerHash says (each is a known video for later queries, which
+	// compare their frames at one a second); nil gives videos digests only.
 	Video *vpdq.Options
 	Log   *slog.Logger
 	// Now is the clock; tests set it.

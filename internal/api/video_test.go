@@ -1,0 +1,52 @@
+package api
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
+	"github.com/ivid-project/ivid/internal/testenv"
+	"github.com/ivid-project/ivid/internal/vpdq"
+)
+
+// TestContributeVideo: a re-encoded, downscaled clip of a known video,
+// contributed by another agency, is reported as a near-duplicate of it.
+func TestContributeVideo(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	f := newFixtureWith(t, storagetest.SQLite(t), Options{}, ivid.Config{Video: &vpdq.Options{}})
+	src := "../../testdata/vpdq/videos/chair-19-sd-bar.mp4"
+	known, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clipPath := filepath.Join(t.TempDir(), "clip.mp4")
+	if b, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-ss", "5", "-t", "8", "-i", src, "-vf", "scale=240:360,fps=24",
+		"-c:v", "libx264", "-crf", "30", "-an", clipPath).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, b)
+	}
+	clip, _ := os.ReadFile(clipPath)
+	fr := f.newCase("fr-specialist", "FR-V", ivid.SharingAgency)
+	_, res := f.upload("fr-specialist", fr.ID, map[string][]byte{"known.mp4": known})
+	k := res[0].Comparison
+	if k == nil || k.Media.Kind != ivid.Video || len(k.Media.VPDQ) != 564 || k.Media.Duration < 18 {
+		t.Fatalf("known video: %+v", res[0])
+	}
+	de := f.newCase("de-specialist", "DE-V", ivid.SharingAgency)
+	_, res = f.upload("de-specialist", de.ID, map[string][]byte{"clip.mp4": clip})
+	c := res[0].Comparison
+	if c == nil || !c.New || len(c.Links) != 1 || c.Links[0].MediaID != k.Media.ID || c.Links[0].Kind != ivid.LinkNear || c.Links[0].QueryPercent < 80 {
+		t.Fatalf("clip: %+v", res[0])
+	}
+	// The contact sheet, for the agency that may see the pixels only.
+	resp := f.do("de-specialist", "GET", "/api/v1/media/"+itoa(int64(c.Media.ID))+"/sheet", nil, "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("sheet: %d", resp.StatusCode)
+	}
+	if resp := f.do("de-specialist", "GET", "/api/v1/media/"+itoa(int64(k.Media.ID))+"/sheet", nil, ""); resp.StatusCode != 403 {
+		t.Fatalf("sheet of another agency's video: %d", resp.StatusCode)
+	}
+	t.Logf("clip matched the known video: query %.0f %%, best frame distance %g", c.Links[0].QueryPercent, c.Links[0].Distance)
+}
