@@ -4,6 +4,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,22 +48,24 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 		return Result{}, err
 	}
 	defer f.Close()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		part, err := mw.CreateFormFile("file", filepath.Base(path))
-		if err == nil {
-			_, err = io.Copy(part, f)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", pr)
+	fi, err := f.Stat()
 	if err != nil {
 		return Result{}, err
 	}
+	// The multipart body is its head, the file and a trailer, streamed
+	// from disk with a known length (no chunked encoding).
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	if _, err := mw.CreateFormFile("file", filepath.Base(path)); err != nil {
+		return Result{}, err
+	}
+	trailer := "\r\n--" + mw.Boundary() + "--\r\n"
+	body := io.MultiReader(&head, io.LimitReader(f, fi.Size()), strings.NewReader(trailer))
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", body)
+	if err != nil {
+		return Result{}, err
+	}
+	req.ContentLength = int64(head.Len()) + fi.Size() + int64(len(trailer))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.http().Do(req)
@@ -77,6 +80,8 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&r); err != nil {
 		return Result{}, fmt.Errorf("reading the server's answer: %w", err)
 	}
+	// Read to the end so that the connection is reused.
+	io.Copy(io.Discard, resp.Body)
 	if r.Error != "" {
 		if r.Status >= 400 && r.Status < 500 {
 			return r, fmt.Errorf("%w: %s", ErrRejected, r.Error)
