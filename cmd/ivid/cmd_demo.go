@@ -91,9 +91,10 @@ func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer,
 	accounts, _ := os.ReadFile(filepath.Join(o.dir, "accounts.txt"))
 	return srv.Serve(ctx, func(addr string) {
 		base := "http://" + addr
-		fmt.Fprintf(stdout, "\nivid training server: %s   (Ctrl-C stops it; data in %s)\n\n", base, data)
+		fmt.Fprintf(stdout, "\nivid training server: open %s in a browser   (Ctrl-C stops it; data in %s)\n\n", base, data)
 		fmt.Fprintf(stdout, "Training accounts (password %q for all; second factor optional in training):\n%s\n", training.Password, accounts)
-		fmt.Fprintf(stdout, "Try:\n  curl -c jar -H 'Content-Type: application/json' -d '{\"name\":\"es.specialist\",\"password\":\"%s\"}' %s/api/v1/login\n", training.Password, base)
+		fmt.Fprintf(stdout, "Sign in as es.specialist to see what Spain learns from France's and Germany's work.\n")
+		fmt.Fprintf(stdout, "API:\n  curl -c jar -H 'Content-Type: application/json' -d '{\"name\":\"es.specialist\",\"password\":\"%s\"}' %s/api/v1/login\n", training.Password, base)
 		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/series      # every series, who investigates, who identified\n", base)
 		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/stats\n  API description: %s/api/openapi.json\n", base, base)
 		if ready != nil {

@@ -33,6 +33,8 @@ type Options struct {
 	// (default 50, burst twice that).
 	IndustryRate float64
 	Log          *slog.Logger
+	// Web, if set, serves every path the API does not (the web UI).
+	Web http.Handler
 }
 
 // Server is the API's HTTP handler.
@@ -66,6 +68,9 @@ func New(svc *ivid.Service, opts Options) (*Server, error) {
 	s.routes = s.table()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	if opts.Web != nil {
+		s.mux.Handle("/", opts.Web)
 	}
 	return s, nil
 }

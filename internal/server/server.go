@@ -21,6 +21,7 @@ import (
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
 	"github.com/ivid-project/ivid/internal/vpdq"
+	"github.com/ivid-project/ivid/internal/web"
 )
 
 // Config is a server's configuration, from flags and environment.
@@ -167,7 +168,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if created {
 		s.AdminPassword = pw
 	}
-	s.API, err = api.New(s.Svc, api.Options{SpoolDir: spool, InsecureCookies: cfg.InsecureCookies, Log: cfg.Log})
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return fail(err)
+	}
+	ui, err := web.New(s.Svc, web.Options{InsecureCookies: cfg.InsecureCookies, SpoolDir: spool, Log: cfg.Log})
+	if err != nil {
+		return fail(err)
+	}
+	s.API, err = api.New(s.Svc, api.Options{SpoolDir: spool, InsecureCookies: cfg.InsecureCookies, Log: cfg.Log, Web: ui.Handler()})
 	if err != nil {
 		return fail(err)
 	}

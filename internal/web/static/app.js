@@ -1,0 +1,207 @@
+// ivid's page script: terminology warnings, media reveal, keyboard review,
+// uploads with progress. No third-party code; loaded under a strict CSP.
+"use strict";
+
+function json(id) {
+  const el = document.getElementById(id);
+  return el ? JSON.parse(el.textContent) : null;
+}
+
+// Terminology (Luxembourg Guidelines): warn, never block.
+function watchTerms() {
+  const terms = json("terms") || [];
+  const i18n = json("i18n") || { warn: "Discouraged term", use: "use instead" };
+  const fields = document.querySelectorAll("textarea, input.terms");
+  fields.forEach((f) => {
+    const note = document.createElement("p");
+    note.className = "term-warning";
+    note.setAttribute("role", "status");
+    note.hidden = true;
+    f.insertAdjacentElement("afterend", note);
+    const check = () => {
+      const text = f.value.toLowerCase();
+      const hit = terms.find((t) => text.includes(t.avoid.toLowerCase()));
+      if (hit) {
+        note.textContent = `${i18n.warn} “${hit.avoid}”: ${i18n.use} “${hit.use}”.`;
+        note.hidden = false;
+      } else {
+        note.hidden = true;
+      }
+    };
+    f.addEventListener("input", check);
+    check();
+  });
+}
+
+function reveal(img) {
+  if (img) img.classList.toggle("revealed");
+}
+
+function watchReveal() {
+  document.querySelectorAll("button.reveal").forEach((b) => {
+    b.addEventListener("click", () => reveal(document.getElementById(b.dataset.target)));
+  });
+}
+
+// Clue rectangles over the (blurred) image, scaled to its displayed size.
+function placeClues() {
+  const img = document.getElementById("main-media");
+  if (!img) return;
+  const place = () => {
+    document.querySelectorAll(".clue-rect").forEach((r) => {
+      const sx = img.clientWidth / (+r.dataset.iw || img.naturalWidth || 1);
+      const sy = img.clientHeight / (+r.dataset.ih || img.naturalHeight || 1);
+      r.style.left = `${r.dataset.x * sx}px`;
+      r.style.top = `${r.dataset.y * sy}px`;
+      r.style.width = `${r.dataset.w * sx}px`;
+      r.style.height = `${r.dataset.h * sy}px`;
+    });
+  };
+  img.addEventListener("load", place);
+  window.addEventListener("resize", place);
+  if (img.complete) place();
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    credentials: "same-origin",
+  });
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { detail = (await res.json()).detail || detail; } catch (e) { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
+// Review: focus moves with arrows or N, Space selects, 0-4 categorise the
+// selection (or the focused item), B proposes Baseline, S adds to the
+// series chosen above, R reveals.
+function watchReview() {
+  const grid = document.getElementById("review");
+  if (!grid) return;
+  const cats = json("cats") || {};
+  const status = document.getElementById("review-status");
+  const tiles = () => Array.from(grid.querySelectorAll(".tile"));
+  const targets = () => {
+    const sel = tiles().filter((t) => t.classList.contains("selected"));
+    if (sel.length) return sel;
+    return document.activeElement && document.activeElement.classList.contains("tile") ? [document.activeElement] : [];
+  };
+  const move = (d) => {
+    const ts = tiles();
+    const i = ts.indexOf(document.activeElement);
+    const next = ts[Math.max(0, Math.min(ts.length - 1, i < 0 ? 0 : i + d))];
+    if (next) next.focus();
+  };
+  const say = (msg) => { status.textContent = msg; };
+  if (tiles().length) tiles()[0].focus();
+  grid.addEventListener("keydown", async (e) => {
+    const k = e.key;
+    if (k === "ArrowRight" || k === "n" || k === "N") { move(1); e.preventDefault(); return; }
+    if (k === "ArrowLeft") { move(-1); e.preventDefault(); return; }
+    if (k === " ") { if (document.activeElement.classList.contains("tile")) document.activeElement.classList.toggle("selected"); e.preventDefault(); return; }
+    if (k === "r" || k === "R") { reveal(document.activeElement.querySelector("img")); return; }
+    const ts = targets();
+    if (!ts.length) return;
+    const ids = ts.map((t) => +t.dataset.id);
+    try {
+      if (/^[0-4]$/.test(k)) {
+        await api("POST", "/api/v1/media/categorise", { ids, category: +k });
+        ts.forEach((t) => { t.querySelector(".cat").textContent = cats[k]; t.classList.remove("selected"); t.dataset.category = k; });
+        say(`${ids.length} → ${cats[k]}`);
+        move(1);
+      } else if (k === "b" || k === "B") {
+        for (const id of ids) await api("POST", `/api/v1/media/${id}/baseline`);
+        say(`Baseline: ${ids.join(", ")}`);
+      } else if (k === "s" || k === "S") {
+        const sid = document.getElementById("series-pick").value;
+        if (!sid) return;
+        await api("POST", `/api/v1/series/${sid}/media`, { ids });
+        say(`→ series ${sid}: ${ids.join(", ")}`);
+      }
+    } catch (err) {
+      say(err.message);
+    }
+  });
+}
+
+// Upload: each file is its own request, with progress, and its comparison
+// is listed as soon as the server answers.
+function watchUpload() {
+  const box = document.getElementById("upload");
+  if (!box) return;
+  const input = document.getElementById("files");
+  const drop = document.getElementById("drop");
+  const bar = document.getElementById("progress");
+  const list = document.getElementById("results");
+  const L = list.dataset;
+  const describe = (r) => {
+    const li = document.createElement("li");
+    if (r.error) { li.textContent = `${r.file}: ${r.error}`; li.className = "error"; return li; }
+    const c = r.comparison;
+    const parts = [`${r.file}: `];
+    const head = document.createElement("span");
+    head.className = c.new ? "newitem" : "known";
+    head.textContent = c.new ? L.new : `${L.known} (${c.submissions}: ${(c.agencies || []).join(", ")})`;
+    li.append(parts[0], head);
+    const facts = (s) => {
+      if (!s) return "";
+      let t = ` · ${L.series} “${s.series.name}” (${s.series.status})`;
+      (s.claims || []).forEach((cl) => { t += ` · ${L.claimed} ${cl.agency}`; });
+      (s.victims || []).filter((v) => v.identified).forEach((v) => { t += ` · ${L.identified} ${v.agency} ${(v.identified_at || "").slice(0, 10)}`; });
+      return t;
+    };
+    let text = facts(c.series);
+    (c.links || []).forEach((l) => {
+      text += ` · ${L.near} #${l.media_id} (${l.kind}, ${l.distance})${facts(l.series)}`;
+    });
+    if (!c.new && !text && !(c.links || []).length) text = "";
+    if (c.new && !(c.links || []).length) text += ` · ${L.none}`;
+    li.append(text);
+    const a = document.createElement("a");
+    a.href = `/media/${c.media.id}`;
+    a.textContent = ` #${c.media.id}`;
+    li.append(a);
+    return li;
+  };
+  const send = (file) => new Promise((resolve) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/v1/cases/${box.dataset.case}/media`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
+    xhr.onload = () => {
+      const lines = xhr.responseText.split("\n").filter((l) => l.trim());
+      if (xhr.status !== 200) {
+        let msg = xhr.statusText;
+        try { msg = JSON.parse(xhr.responseText).detail; } catch (e) { /* keep */ }
+        list.append(describe({ file: file.name, error: msg }));
+      }
+      lines.forEach((l) => { try { const r = JSON.parse(l); if (r.file) list.append(describe(r)); } catch (e) { /* partial */ } });
+      resolve();
+    };
+    xhr.onerror = () => { list.append(describe({ file: file.name, error: "network error" })); resolve(); };
+    xhr.send(form);
+  });
+  const sendAll = async (files) => {
+    bar.hidden = false;
+    for (const f of files) await send(f);
+    bar.hidden = true;
+  };
+  input.addEventListener("change", () => sendAll(Array.from(input.files)));
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); sendAll(Array.from(e.dataTransfer.files)); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  watchTerms();
+  watchReveal();
+  placeClues();
+  watchReview();
+  watchUpload();
+});
