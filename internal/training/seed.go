@@ -84,18 +84,24 @@ func Seed(ctx context.Context, svc *ivid.Service, root ivid.Actor, dir string) (
 	// France: scenes 1-3 (agency case) — a series whose victim France
 	// identified, with an offender under a green notice.
 	frCase := s.newCase("fr.specialist", "FR-2025-0412", ivid.SharingAgency)
-	fr := s.contribute("fr.specialist", frCase, dir, []int{1, 2, 3}, demo.Original)
+	// One camera, on the coast of Brittany: the series page maps its items,
+	// and a later photo from the same camera or the same spot is linked.
+	brest := &demo.Camera{Make: "Synthetic", Model: "Trainer One", Serial: "TRN-0412", Lat: 48.3904, Lon: -4.4861}
+	fr := s.contribute("fr.specialist", frCase, dir, []int{1, 2, 3}, demo.Original, brest)
 	// Germany: scenes 4-5 (network case) — a series Germany investigates.
 	deCase := s.newCase("de.specialist", "DE-ZOLL-77", ivid.SharingNetwork)
-	de := s.contribute("de.specialist", deCase, dir, []int{4, 5}, demo.Original)
+	de := s.contribute("de.specialist", deCase, dir, []int{4, 5}, demo.Original, nil)
 	// Spain: scene 6 — a series nobody has claimed yet; and near copies of
 	// France's and Germany's scenes, which the comparison links.
 	esCase := s.newCase("es.specialist", "ES-UCO-3", ivid.SharingAgency)
-	es := s.contribute("es.specialist", esCase, dir, []int{6}, demo.Original)
-	s.contribute("es.specialist", esCase, dir, []int{1, 4}, demo.Resized)
-	s.contribute("es.specialist", esCase, dir, []int{2}, demo.Mirrored)
+	// Spain's scene 6 was taken 20 m from France's photos, with the same
+	// camera body: both links show.
+	nearBrest := &demo.Camera{Make: "Synthetic", Model: "Trainer One", Serial: "TRN-0412", Lat: 48.39058, Lon: -4.4861}
+	es := s.contribute("es.specialist", esCase, dir, []int{6}, demo.Original, nearBrest)
+	s.contribute("es.specialist", esCase, dir, []int{1, 4}, demo.Resized, nil)
+	s.contribute("es.specialist", esCase, dir, []int{2}, demo.Mirrored, nil)
 	// New, uncategorised items for the review queue.
-	s.contribute("fr.investigator", frCase, dir, []int{7, 8}, demo.Original)
+	s.contribute("fr.investigator", frCase, dir, []int{7, 8}, demo.Original, nil)
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -141,13 +147,20 @@ func (s *seeder) newCase(user, ref string, sharing ivid.Sharing) ivid.CaseID {
 	return c.ID
 }
 
-func (s *seeder) contribute(user string, c ivid.CaseID, dir string, scenes []int, v demo.Variant) []ivid.MediaID {
+func (s *seeder) contribute(user string, c ivid.CaseID, dir string, scenes []int, v demo.Variant, cam *demo.Camera) []ivid.MediaID {
 	var ids []ivid.MediaID
 	for _, n := range scenes {
 		if s.err != nil {
 			return nil
 		}
-		b, ext, err := demo.Encode(demo.Apply(demo.Scene(n, 640, 426), v), v)
+		img := demo.Apply(demo.Scene(n, 640, 426), v)
+		b, ext, err := demo.Encode(img, v)
+		if err == nil && cam != nil {
+			// A camera writes JPEG with EXIF.
+			if b, ext, err = demo.Encode(img, demo.Brighter); err == nil {
+				b, err = demo.WithEXIF(b, *cam)
+			}
+		}
 		if err != nil {
 			s.fail(err)
 			return nil

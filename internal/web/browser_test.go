@@ -261,6 +261,7 @@ func TestBrowserReviewFlow(t *testing.T) {
 		m, _ := s.srv.DB.Media(ctx, first)
 		return m.Category == hashset.CSAM
 	})
+	fr.waitPage(`document.getElementById("review-status").textContent !== ""`)
 	fr.shot("review")
 	if st := fr.text("#review-status"); !strings.Contains(st, "1") {
 		t.Errorf("review status %q", st)
@@ -274,6 +275,13 @@ func TestBrowserReviewFlow(t *testing.T) {
 	de.shot("deconfliction")
 	if claims := de.text("#series-table .claims"); !strings.Contains(claims, "OCRVP (France)") {
 		t.Fatalf("Germany sees claims %q", claims)
+	}
+
+	// The series page maps its items' places offline.
+	fr.do(chromedp.Navigate(fmt.Sprintf("%s/series/%d", s.base, seriesID(t, s, "Lighthouse"))), chromedp.WaitVisible(chromedp.CSS("svg.map")))
+	fr.shot("series")
+	if n := eval[int](fr, `document.querySelectorAll("svg.map circle.pt").length`); n != 3 || eval[int](fr, `document.querySelector("svg.map path.land").getAttribute("d").length`) < 10000 {
+		t.Fatalf("map: %d points", n)
 	}
 
 	// Germany cannot open the pixels of France's agency-level case.

@@ -43,7 +43,8 @@ func barChart(counts map[string]int, kind string) template.HTML {
 }
 
 // placesMap draws where a series' items were taken on an equirectangular
-// graticule, offline (no tile server, no coastline data).
+// world map drawn by the server from vendored Natural Earth land (no tile
+// server, nothing fetched).
 func placesMap(items []ivid.Media) template.HTML {
 	var pts [][2]float64
 	for _, m := range items {
@@ -57,6 +58,7 @@ func placesMap(items []ivid.Media) template.HTML {
 	const w, h = 720, 360
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="map" role="img" aria-label="places" viewBox="0 0 %d %d" width="%d" height="%d"><rect width="%d" height="%d" class="sea"/>`, w, h, w, h, w, h)
+	fmt.Fprintf(&b, `<path class="land" d="%s"/>`, landPath())
 	for lon := -180; lon <= 180; lon += 30 {
 		x := (lon + 180) * w / 360
 		fmt.Fprintf(&b, `<line x1="%d" y1="0" x2="%d" y2="%d" class="grid"/>`, x, x, h)

@@ -249,6 +249,8 @@ func (w *Web) seriesPage(rw http.ResponseWriter, r *http.Request, v *view) error
 		mine = mine || c.AgencyID == v.Actor.Agency.ID
 	}
 	var links []ivid.LinkFacts
+	var clues []ivid.Clue
+	pix := map[ivid.MediaID]bool{}
 	seen := map[ivid.MediaID]bool{}
 	for _, m := range items {
 		seen[m.ID] = true
@@ -258,6 +260,8 @@ func (w *Web) seriesPage(rw http.ResponseWriter, r *http.Request, v *view) error
 		if err != nil {
 			return err
 		}
+		pix[m.ID] = mf.CanPixels && m.Kind == ivid.Image
+		clues = append(clues, mf.Clues...)
 		for _, l := range mf.Links {
 			if !seen[l.MediaID] {
 				seen[l.MediaID] = true
@@ -267,6 +271,7 @@ func (w *Web) seriesPage(rw http.ResponseWriter, r *http.Request, v *view) error
 	}
 	v.Title, v.Nav = f.Series.Name, "series"
 	v.Data["F"], v.Data["Items"], v.Data["Mine"], v.Data["Links"] = f, items, mine, links
+	v.Data["Pix"], v.Data["Clues"] = pix, clues
 	v.Data["Map"] = placesMap(items)
 	return w.render(rw, v, "series")
 }
