@@ -60,3 +60,11 @@ func (s *Service) CaseMedia(ctx context.Context, a Actor, id CaseID) ([]Media, e
 	}
 	return s.store.MediaInCase(ctx, id)
 }
+
+// RecentActivity lists the actor's agency's latest submissions.
+func (s *Service) RecentActivity(ctx context.Context, a Actor, limit int) ([]Submission, error) {
+	if err := a.require(PermReadCases); err != nil {
+		return nil, err
+	}
+	return s.store.RecentSubmissions(ctx, a.Agency.ID, limit)
+}

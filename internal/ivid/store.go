@@ -84,6 +84,7 @@ type Tx interface {
 
 	AddSubmission(ctx context.Context, s *Submission) error
 	Submissions(ctx context.Context, m MediaID) ([]Submission, error)
+	RecentSubmissions(ctx context.Context, agency AgencyID, limit int) ([]Submission, error)
 
 	CreateSeries(ctx context.Context, s *Series) error
 	UpdateSeries(ctx context.Context, s *Series) error

@@ -151,15 +151,22 @@ func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error
 	return err
 }
 
+func scanSubmission(r *sql.Rows) (ivid.Submission, error) {
+	var sub ivid.Submission
+	var created int64
+	err := r.Scan(&sub.ID, &sub.MediaID, &sub.CaseID, &sub.AgencyID, &sub.UserID, &sub.FileName, &created)
+	sub.Created = fromTS(created)
+	return sub, err
+}
+
 func (s *queries) Submissions(ctx context.Context, m ivid.MediaID) ([]ivid.Submission, error) {
 	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id = ? ORDER BY id`, m)
-	return all(rows, err, func(r *sql.Rows) (ivid.Submission, error) {
-		var sub ivid.Submission
-		var created int64
-		err := r.Scan(&sub.ID, &sub.MediaID, &sub.CaseID, &sub.AgencyID, &sub.UserID, &sub.FileName, &created)
-		sub.Created = fromTS(created)
-		return sub, err
-	})
+	return all(rows, err, scanSubmission)
+}
+
+func (s *queries) RecentSubmissions(ctx context.Context, agency ivid.AgencyID, limit int) ([]ivid.Submission, error) {
+	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE agency_id = ? ORDER BY id DESC LIMIT ?`, agency, limit)
+	return all(rows, err, scanSubmission)
 }
 
 func (s *queries) CountMedia(ctx context.Context) (map[hashset.Category]int64, error) {

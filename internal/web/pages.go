@@ -151,6 +151,21 @@ func (w *Web) dashboard(rw http.ResponseWriter, r *http.Request, v *view) error 
 		}
 		v.Data["Mine"] = mine
 	}
+	if v.Actor.Can(ivid.PermReadCases) {
+		recent, err := w.svc.RecentActivity(r.Context(), v.Actor, 8)
+		if err != nil {
+			return err
+		}
+		cases, err := w.svc.Cases(r.Context(), v.Actor)
+		if err != nil {
+			return err
+		}
+		refs := map[ivid.CaseID]string{}
+		for _, c := range cases {
+			refs[c.ID] = c.Reference
+		}
+		v.Data["Recent"], v.Data["CaseRefs"] = recent, refs
+	}
 	return w.render(rw, v, "dashboard")
 }
 

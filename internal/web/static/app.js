@@ -98,6 +98,20 @@ function watchReview() {
     if (next) next.focus();
   };
   const say = (msg) => { status.textContent = msg; };
+  // One by one: only the current item, large.
+  const toggle = document.getElementById("single-toggle");
+  const setSingle = (on) => {
+    grid.classList.toggle("single", on);
+    if (toggle) toggle.setAttribute("aria-pressed", String(on));
+    const cur = grid.querySelector(".tile.current") || tiles()[0];
+    if (cur) cur.focus();
+  };
+  if (toggle) toggle.addEventListener("click", () => setSingle(!grid.classList.contains("single")));
+  grid.addEventListener("focusin", (e) => {
+    const t = e.target.closest(".tile");
+    if (!t) return;
+    tiles().forEach((x) => x.classList.toggle("current", x === t));
+  });
   if (tiles().length) tiles()[0].focus();
   grid.addEventListener("keydown", async (e) => {
     const k = e.key;
@@ -105,6 +119,7 @@ function watchReview() {
     if (k === "ArrowLeft") { move(-1); e.preventDefault(); return; }
     if (k === " ") { if (document.activeElement.classList.contains("tile")) document.activeElement.classList.toggle("selected"); e.preventDefault(); return; }
     if (k === "r" || k === "R") { reveal(document.activeElement.querySelector("img")); return; }
+    if (k === "o" || k === "O") { setSingle(!grid.classList.contains("single")); return; }
     const ts = targets();
     if (!ts.length) return;
     const ids = ts.map((t) => +t.dataset.id);
