@@ -21,6 +21,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
 // TestMain lets a test run this binary as the ivid program in a child
@@ -123,10 +124,23 @@ func TestServeDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
+	t.Run("sqlite", func(t *testing.T) { testServeDurability(t, "") })
+	if base := os.Getenv(storagetest.EnvPostgres); base != "" {
+		t.Run("postgres", func(t *testing.T) { testServeDurability(t, storagetest.PostgresURL(t, base)) })
+	} else if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set under CI=true", storagetest.EnvPostgres)
+	}
+}
+
+func testServeDurability(t *testing.T, database string) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	addr := freeAddr(t)
-	srv := startChild(t, addr, "serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false")
+	serve := []string{"serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false"}
+	if database != "" {
+		serve = append(serve, "--database", database)
+	}
+	srv := startChild(t, addr, serve...)
 	base := "http://" + addr
 	admin := signIn(t, base, "admin", "first-admin-password")
 	var ag struct{ ID int64 }
@@ -188,7 +202,7 @@ func TestServeDurability(t *testing.T) {
 	}
 	mu.Unlock()
 
-	srv = startChild(t, addr, "serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false")
+	srv = startChild(t, addr, serve...)
 	check := func(label string) {
 		for p, id := range got {
 			want, _ := os.ReadFile(p)
@@ -241,7 +255,11 @@ func TestServeDurability(t *testing.T) {
 	srv.cmd.Wait()
 
 	// The audit trail survived the crash intact.
-	if code, out, errs := runIvid(t, "audit", "verify", "--data", data); code != 0 || !strings.Contains(out, "chain intact") {
+	verify := []string{"audit", "verify", "--data", data}
+	if database != "" {
+		verify = append(verify, "--database", database)
+	}
+	if code, out, errs := runIvid(t, verify...); code != 0 || !strings.Contains(out, "chain intact") {
 		t.Fatalf("audit verify: %d %s %s", code, out, errs)
 	}
 	// Key rotation: everything still reads back, under the new key only.
@@ -252,7 +270,7 @@ func TestServeDurability(t *testing.T) {
 	if newKey, _ := os.ReadFile(filepath.Join(data, "master.key")); bytes.Equal(newKey, oldKey) {
 		t.Fatal("the key file still holds the old key")
 	}
-	startChild(t, addr, "serve", "--data", data, "--addr", addr, "--totp-optional", "--insecure-cookies", "--video=false")
+	startChild(t, addr, serve...)
 	check("after key rotation")
 	// Two servers never share a data folder.
 	if code, _, errs := runIvid(t, "keys", "rotate", "--data", data); code == 0 || !strings.Contains(errs, "in use") {

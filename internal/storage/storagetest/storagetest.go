@@ -63,9 +63,9 @@ func SQLite(t testing.TB) *storage.DB {
 	return migrate(t, db)
 }
 
-// Postgres creates a database named for the test on the server at base,
-// and drops it when the test ends.
-func Postgres(t testing.TB, base string) *storage.DB {
+// PostgresURL creates an empty database on the server at base for the
+// test, drops it when the test ends, and returns its URL.
+func PostgresURL(t testing.TB, base string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -78,23 +78,30 @@ func Postgres(t testing.TB, base string) *storage.DB {
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	db, err := storage.Open(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		db.Close()
 		a, err := sql.Open("pgx", base)
 		if err == nil {
 			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 			a.Close()
 		}
 	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Postgres creates a migrated database named for the test on the server
+// at base, and drops it when the test ends.
+func Postgres(t testing.TB, base string) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), PostgresURL(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() }) // runs before the drop registered above
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
