@@ -15,6 +15,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/filehash"
+	"github.com/ivid-project/ivid/internal/triage"
 )
 
 type contributeOptions struct {
@@ -47,7 +48,7 @@ server acknowledged are listed in a journal (default
 	f.Int64Var(&o.caseID, "case", 0, "case ID")
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "contribute the files in directories")
 	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print each file's comparison")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no per-file comparison")
 	return cmd
 }
 
@@ -92,6 +93,17 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 	}()
 	c := &client.Client{Base: o.server, Token: o.token}
 	sent, skipped, failed := 0, 0, 0
+	var sentBytes int64
+	var bar *progressBar
+	if !o.quiet {
+		bar = newProgressBar(stderr)
+		bar.label = "ivid contribute"
+	}
+	progress := func() {
+		if bar != nil {
+			bar.update(triage.Progress{Files: int64(sent + failed), Bytes: sentBytes, TotalFiles: -1, TotalBytes: -1, Resumed: skipped})
+		}
+	}
 	var fatal error
 	for j := range jobs {
 		if fatal != nil || ctx.Err() != nil {
@@ -118,6 +130,8 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 			continue
 		}
 		sent++
+		sentBytes += res.Comparison.Media.Size
+		progress()
 		cmp := res.Comparison
 		b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
 		jf.Write(append(b, '\n'))
@@ -129,6 +143,9 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 		fatal = err
 	}
 	jf.Sync()
+	if bar != nil {
+		bar.done()
+	}
 	fmt.Fprintf(stderr, "ivid contribute: %d sent, %d already sent, %d failed\n", sent, skipped, failed)
 	if fatal != nil {
 		return fatal

@@ -131,6 +131,7 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 // progressBar draws one updating line on a terminal, or a plain line every
 // ten seconds when stderr is a file or a pipe.
 type progressBar struct {
+	label  string // prefix of the plain lines
 	w      io.Writer
 	tty    bool
 	start  time.Time
@@ -145,7 +146,7 @@ func newProgressBar(w io.Writer) *progressBar {
 			tty = true
 		}
 	}
-	return &progressBar{w: w, tty: tty, start: time.Now()}
+	return &progressBar{label: "ivid scan", w: w, tty: tty, start: time.Now()}
 }
 
 func (b *progressBar) update(p triage.Progress) {
@@ -182,7 +183,7 @@ func (b *progressBar) print(final bool) {
 		}
 		return
 	}
-	fmt.Fprintln(b.w, "ivid scan:", line)
+	fmt.Fprintf(b.w, "%s: %s\n", b.label, line)
 }
 
 func (b *progressBar) done() { b.print(true) }

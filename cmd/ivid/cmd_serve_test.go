@@ -335,3 +335,40 @@ func TestServerDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestContributeCommand: ivid contribute uploads a folder, prints what is
+// known about each file, and resumes from its journal.
+func TestContributeCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.stop()
+	files := filepath.Join(dir, "files")
+	os.MkdirAll(files, 0o755)
+	for i, v := range []demo.Variant{demo.Original, demo.Resized, demo.Mirrored} {
+		b, ext, _ := demo.Encode(demo.Apply(demo.Scene(3, 400, 300), v), v)
+		os.WriteFile(filepath.Join(files, fmt.Sprintf("f%d%s", i, ext)), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(files, "notes.txt"), []byte("not an image"), 0o644)
+	journal := filepath.Join(dir, "journal.jsonl")
+	args := []string{"contribute", "-r", "--server", bs.base, "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", journal, files}
+	code, out, errs := runIvid(t, args...)
+	if code != exitFailed || !strings.Contains(errs, "notes.txt") || !strings.Contains(errs, "3 sent, 0 already sent, 1 failed") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "f0.png: new") || !strings.Contains(out, "near_duplicate") {
+		t.Fatalf("comparisons: %s", out)
+	}
+	code, _, errs = runIvid(t, args...)
+	if !strings.Contains(errs, "0 sent, 3 already sent") {
+		t.Fatalf("resume: exit %d %s", code, errs)
+	}
+	bad := append([]string(nil), args...)
+	bad[5] = "ivt_wrong"
+	if code, _, errs := runIvid(t, bad...); code == 0 || !strings.Contains(errs, "401") {
+		t.Fatalf("wrong token: exit %d %s", code, errs)
+	}
+}
