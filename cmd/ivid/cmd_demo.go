@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -89,7 +91,7 @@ func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer,
 		}
 	}
 	accounts, _ := os.ReadFile(filepath.Join(o.dir, "accounts.txt"))
-	return srv.Serve(ctx, func(addr string) {
+	err = srv.Serve(ctx, func(addr string) {
 		base := "http://" + addr
 		fmt.Fprintf(stdout, "\nivid training server: open %s in a browser   (Ctrl-C stops it; data in %s)\n\n", base, data)
 		fmt.Fprintf(stdout, "Training accounts (password %q for all; second factor optional in training):\n%s\n", training.Password, accounts)
@@ -101,6 +103,10 @@ func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer,
 			ready(addr)
 		}
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: is another ivid running? choose another address with --addr 127.0.0.1:8081", err)
+	}
+	return err
 }
 
 func writeAccounts(path string, accounts []training.Account) error {
