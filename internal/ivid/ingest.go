@@ -106,8 +106,13 @@ func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileNa
 		}
 		return Comparison{}, err
 	}
-	h := filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
+	// Hashers keep their (large) decode and PDQ buffers between files.
+	h, _ := s.hashers.Get().(*filehash.Hasher)
+	if h == nil {
+		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
+	}
 	rec, _, err := h.FileContext(ctx, path)
+	s.hashers.Put(h)
 	if err != nil {
 		switch {
 		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),

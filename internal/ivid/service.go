@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
@@ -55,6 +56,7 @@ type Service struct {
 	baseline *baselineIndex
 	throttle *auth.Throttle
 	tokens   tokenCache
+	hashers  sync.Pool // of *filehash.Hasher for contributions
 }
 
 // NewService loads the match indexes from the store.
