@@ -240,9 +240,11 @@ func writeJSON(w http.ResponseWriter, st int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// readJSON decodes a small JSON body strictly.
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+// readJSON decodes a small JSON body (at most 1 MiB) strictly.
+func readJSON(r *http.Request, v any) error { return readJSONMax(r, v, 1<<20) }
+
+func readJSONMax(r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: JSON body: %v", errBadRequest, err)

@@ -478,9 +478,8 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, a ivid.Actor) err
 	var in struct {
 		Hashes []ivid.MatchQuery `json:"hashes"`
 	}
-	dec := http.MaxBytesReader(w, r.Body, 4<<20)
-	r.Body = dec
-	if err := readJSON(r, &in); err != nil {
+	// Up to MaxMatchBatch hashes of about 90 bytes each.
+	if err := readJSONMax(r, &in, 4<<20); err != nil {
 		return err
 	}
 	res, err := s.svc.Match(r.Context(), a, in.Hashes)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,8 +123,7 @@ func (s *Server) contributePart(r *http.Request, a ivid.Actor, caseID ivid.CaseI
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(part, s.opts.MaxUpload+1))
+	n, err := io.Copy(f, io.LimitReader(part, s.opts.MaxUpload+1))
 	if err != nil {
 		return ivid.Comparison{}, fmt.Errorf("%w: %v", errTruncated, err)
 	}
@@ -136,7 +133,7 @@ func (s *Server) contributePart(r *http.Request, a ivid.Actor, caseID ivid.CaseI
 	if err := f.Close(); err != nil {
 		return ivid.Comparison{}, err
 	}
-	return s.svc.Contribute(r.Context(), a, caseID, filepath.Base(name), f.Name(), hex.EncodeToString(h.Sum(nil)))
+	return s.svc.Contribute(r.Context(), a, caseID, filepath.Base(name), f.Name())
 }
 
 // contributeHashes takes a VICS JSON or ICSE CSV body (detected), at most

@@ -323,12 +323,6 @@ func (r *reader) next() error {
 
 func (r *reader) Close() error { return r.rc.Close() }
 
-// Delete removes a blob; a missing one is no error.
-func (s *Store) Delete(ctx context.Context, id ID) error {
-	n, _ := s.name(id)
-	return s.be.Remove(ctx, n)
-}
-
 // Verify reads a blob through and reports whether it is intact.
 func (s *Store) Verify(ctx context.Context, id ID) error {
 	rc, err := s.Get(ctx, id)

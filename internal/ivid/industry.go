@@ -233,7 +233,7 @@ func (s *Service) Deconfliction(ctx context.Context, a Actor) ([]SeriesFacts, er
 	return out, nil
 }
 
-// SeriesFacts returns one series as the network sees it, with its items.
+// Series returns one series as the network sees it, with its items.
 func (s *Service) Series(ctx context.Context, a Actor, id SeriesID) (*SeriesFacts, []Media, error) {
 	if err := a.require(PermReadFacts); err != nil {
 		return nil, nil, err
@@ -274,19 +274,20 @@ func (s *Service) VerifyAudit(ctx context.Context, a Actor) (int64, error) {
 	return n, s.record(ctx, a, "audit.verify", "audit", fmt.Sprintf("records=%d", n))
 }
 
-// AuditRecords returns the trail's records from seq on (auditors).
+// AuditRecords returns the trail's records from seq on (auditors); a
+// negative from counts back from the end (-50: the last 50).
 func (s *Service) AuditRecords(ctx context.Context, a Actor, from int64, limit int) ([]audit.Record, error) {
 	if err := a.require(PermAudit); err != nil {
 		return nil, err
 	}
-	var out []audit.Record
-	err := s.store.EachAudit(ctx, func(r audit.Record) error {
-		if r.Seq >= from && len(out) < limit {
-			out = append(out, r)
+	if from < 0 {
+		head, _, err := s.store.AuditMark(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return out, err
+		from = max(1, head+from+1)
+	}
+	return s.store.AuditRange(ctx, from, limit)
 }
 
 // VerifyTrail checks a store's audit trail against its recorded head.

@@ -69,41 +69,12 @@ type OffenderFact struct {
 // Contribute adds a file, already spooled to path, to one of the actor's
 // cases: it is hashed, stored encrypted once (a second contribution of the
 // same content adds a submission, never a copy), indexed, and compared
-// with the whole database. sha256, if the spooler computed it, lets the
-// encrypted write (and its fsync) overlap the perceptual hashing.
-func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileName, path, sha256 string) (Comparison, error) {
+// with the whole database.
+func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Comparison, error) {
 	if err := a.require(PermContribute); err != nil {
 		return Comparison{}, err
 	}
 	if _, err := s.Case(ctx, a, caseID); err != nil {
-		return Comparison{}, err
-	}
-	// Content first (synced), then the row that makes it visible: a crash
-	// in between leaves an unreferenced blob, never a row without content.
-	type stored struct {
-		written bool
-		err     error
-	}
-	var early chan stored
-	if sha256 != "" {
-		if m, err := s.store.MediaBySHA256(ctx, sha256); errors.Is(err, ErrNotFound) || err == nil && !m.Stored {
-			early = make(chan stored, 1)
-			go func() {
-				w, err := s.putFile(ctx, sha256, path)
-				early <- stored{w, err}
-			}()
-		}
-	}
-	reject := func(err error) (Comparison, error) {
-		if early != nil {
-			if st := <-early; st.written {
-				// Rejected content is not kept; nothing else can refer to it
-				// (the same bytes are rejected for anyone).
-				if id, perr := blob.ParseID(sha256); perr == nil {
-					s.blobs.Delete(ctx, id)
-				}
-			}
-		}
 		return Comparison{}, err
 	}
 	// Hashers keep their (large) decode and PDQ buffers between files.
@@ -117,28 +88,23 @@ func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileNa
 		switch {
 		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
 			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
-			return reject(fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err))
+			return Comparison{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
-		return reject(fmt.Errorf("hash %s: %w", fileName, err))
+		return Comparison{}, fmt.Errorf("hash %s: %w", fileName, err)
 	}
 	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
-		return reject(fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME))
-	}
-	if sha256 != "" && rec.SHA256 != sha256 {
-		return reject(fmt.Errorf("%s changed while being hashed", fileName))
+		return Comparison{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
 	}
 	m := mediaFromRecord(rec)
 	m.Created = s.now()
 	existing, err := s.store.MediaBySHA256(ctx, rec.SHA256)
 	isNew := errors.Is(err, ErrNotFound)
 	if err != nil && !isNew {
-		return reject(err)
+		return Comparison{}, err
 	}
-	if early != nil {
-		if st := <-early; st.err != nil {
-			return Comparison{}, fmt.Errorf("store %s: %w", fileName, st.err)
-		}
-	} else if isNew || !existing.Stored {
+	// Content first (synced), then the row that makes it visible: a crash
+	// in between leaves an unreferenced blob, never a row without content.
+	if isNew || !existing.Stored {
 		if _, err := s.putFile(ctx, rec.SHA256, path); err != nil {
 			return Comparison{}, fmt.Errorf("store %s: %w", fileName, err)
 		}

@@ -108,12 +108,5 @@ func (s *Service) ProposedBaseline(ctx context.Context, a Actor) ([]Media, error
 	if err := a.require(PermBaselineConfirm); err != nil {
 		return nil, err
 	}
-	var out []Media
-	err := s.store.EachMedia(ctx, func(m Media) error {
-		if m.Baseline == BaselineProposed && len(out) < 500 {
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out, err
+	return s.store.MediaByBaseline(ctx, BaselineProposed, 500)
 }

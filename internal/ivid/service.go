@@ -20,7 +20,6 @@ import (
 type BlobStore interface {
 	Put(ctx context.Context, id blob.ID, r io.Reader) (bool, error)
 	Get(ctx context.Context, id blob.ID) (io.ReadCloser, error)
-	Delete(ctx context.Context, id blob.ID) error
 }
 
 // Config tunes the services.

@@ -109,6 +109,7 @@ type Tx interface {
 	AddBaselineVote(ctx context.Context, m MediaID, a AgencyID, u UserID, at time.Time) error
 	BaselineVotes(ctx context.Context, m MediaID) ([]AgencyID, error)
 	EachBaseline(ctx context.Context, fn func(Media) error) error
+	MediaByBaseline(ctx context.Context, state BaselineState, limit int) ([]Media, error)
 
 	// AuditHead returns the last record (nil if none) and, inside a
 	// transaction, locks the trail until commit.
@@ -118,4 +119,6 @@ type Tx interface {
 	// record's number and hash.
 	AuditMark(ctx context.Context) (seq int64, hash string, err error)
 	EachAudit(ctx context.Context, fn func(audit.Record) error) error
+	// AuditRange returns up to limit records from seq on.
+	AuditRange(ctx context.Context, from int64, limit int) ([]audit.Record, error)
 }

@@ -47,6 +47,11 @@ func scanAudit(r interface{ Scan(...any) error }) (audit.Record, error) {
 	return a, err
 }
 
+func (s *queries) AuditRange(ctx context.Context, from int64, limit int) ([]audit.Record, error) {
+	rows, err := s.query(ctx, `SELECT seq, at, user_id, agency_id, action, object, detail, prev, hash FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, limit)
+	return all(rows, err, func(r *sql.Rows) (audit.Record, error) { return scanAudit(r) })
+}
+
 func (s *queries) EachAudit(ctx context.Context, fn func(audit.Record) error) error {
 	rows, err := s.query(ctx, `SELECT seq, at, user_id, agency_id, action, object, detail, prev, hash FROM audit ORDER BY seq`)
 	return each(rows, err, func(r *sql.Rows) (audit.Record, error) { return scanAudit(r) }, fn)

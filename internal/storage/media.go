@@ -144,6 +144,11 @@ func (s *queries) EachBaseline(ctx context.Context, fn func(ivid.Media) error) e
 	return each(rows, err, scanMediaRows, fn)
 }
 
+func (s *queries) MediaByBaseline(ctx context.Context, state ivid.BaselineState, limit int) ([]ivid.Media, error) {
+	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE baseline = ? AND baseline <> '' ORDER BY id LIMIT ?`, string(state), limit)
+	return all(rows, err, scanMediaRows)
+}
+
 func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error {
 	id, err := s.insert(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created) VALUES (?, ?, ?, ?, ?, ?)`,
 		sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))

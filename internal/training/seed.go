@@ -170,7 +170,7 @@ func (s *seeder) contribute(user string, c ivid.CaseID, dir string, scenes []int
 			s.fail(err)
 			return nil
 		}
-		cmp, err := s.svc.Contribute(s.ctx, s.actors[user], c, filepath.Base(p), p, "")
+		cmp, err := s.svc.Contribute(s.ctx, s.actors[user], c, filepath.Base(p), p)
 		s.fail(err)
 		ids = append(ids, cmp.Media.ID)
 	}

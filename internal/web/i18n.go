@@ -115,8 +115,9 @@ func translate(l, key string) string {
 	return key
 }
 
-// Discouraged terms of the Luxembourg Guidelines, with the recommended
-// ones (PRODUCT.md). The page script warns as they are typed.
+// terms is ivid's terminology table: the discouraged terms of the
+// Luxembourg Guidelines with the recommended ones (PRODUCT.md). It is the
+// only place they are written; the page script warns as they are typed.
 var terms = []struct{ Avoid, Use string }{
 	{"child pornography", "child sexual abuse material"},
 	{"pornographie mettant en scène des enfants", "matériel d'abus sexuels d'enfants"},

@@ -474,12 +474,9 @@ func (w *Web) adminPage(rw http.ResponseWriter, r *http.Request, v *view) error 
 		v.Data["Proposed"] = ms
 	}
 	if a.Can(ivid.PermAudit) {
-		recs, err := w.svc.AuditRecords(ctx, a, 0, 1_000_000)
+		recs, err := w.svc.AuditRecords(ctx, a, -50, 50)
 		if err != nil {
 			return err
-		}
-		if len(recs) > 50 {
-			recs = recs[len(recs)-50:]
 		}
 		slices.Reverse(recs)
 		v.Data["Audit"] = recs

@@ -82,7 +82,7 @@ CREATE INDEX media_sha1 ON media(sha1);
 CREATE INDEX media_serial ON media(camera_serial) WHERE camera_serial <> '';
 CREATE INDEX media_place ON media(lat, lon) WHERE lat IS NOT NULL;
 CREATE INDEX media_series ON media(series_id);
-CREATE INDEX media_baseline ON media(baseline) WHERE baseline = 'confirmed';
+CREATE INDEX media_baseline ON media(baseline) WHERE baseline <> '';
 CREATE INDEX media_uncategorised ON media(category) WHERE category = -1;
 CREATE INDEX media_category ON media(category);
 CREATE TABLE submissions (
