@@ -2,15 +2,18 @@
 // frames) answering "every entry within Hamming distance r" and k-nearest.
 //
 // It is a multi-index hash (Norouzi, Punjani and Fleet, 2012): the 256 bits
-// are cut into m chunks of about 20 bits; if two codes are within r, some
-// chunk is within floor(r/m), so probing every chunk's neighbourhood finds
-// every candidate, and each candidate is verified on the full code. Buckets
-// are contiguous sorted arrays (an offsets table and one entry array per
-// chunk), not maps. Memory: 32 bytes a code, 8 an ID, 4 per chunk table
-// (about 92 bytes an entry at 13 chunks), plus the offsets tables.
+// are cut into m chunks of about log2(n) bits; if two codes are within r,
+// some chunk is close (see rangeFunc for the exact bound), so reading the
+// buckets of each chunk's neighbourhood finds every candidate, and each
+// candidate is verified on the full code. Buckets are contiguous sorted
+// arrays, not maps: codes are stored in chunk 0's order, and every other
+// chunk has an array of positions with 2-byte offsets. Memory at 10 million
+// entries (11 chunks): 32 bytes a code, 4 an ID (8 if any exceeds 32 bits),
+// 4 per chunk after the first, about 2 per bucket: 987 MiB in all.
 package hamming
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -42,12 +45,16 @@ type Index struct {
 	st *static
 	// Entries inserted since the last build, scanned by brute force.
 	delta []Entry
+	// Per-query work lists, reused.
+	scratch sync.Pool
 }
 
-// static is an immutable multi-index over a set of entries.
+// static is an immutable multi-index over a set of entries. Codes are kept
+// in the order of chunk 0's value, so chunk 0's buckets are ranges of codes
+// and need no entry array.
 type static struct {
 	codes   []pdq.Hash
-	ids     []uint64
+	ids     idList
 	deleted []uint64 // bitset over positions
 	live    int
 	chunks  []chunk
@@ -55,8 +62,70 @@ type static struct {
 
 type chunk struct {
 	start, width uint // bit range [start, start+width) of the 256
-	offsets      []uint32
-	entries      []uint32
+	buckets      buckets
+	entries      []uint32 // positions by bucket; nil for chunk 0
+}
+
+// idList holds IDs in 4 bytes each while they all fit, 8 otherwise.
+type idList struct {
+	narrow []uint32
+	wide   []uint64
+}
+
+func (l *idList) at(pos uint32) uint64 {
+	if l.wide != nil {
+		return l.wide[pos]
+	}
+	return uint64(l.narrow[pos])
+}
+
+// buckets maps a chunk value v to its entries [off(v), off(v+1)) in 2 bytes
+// a value rather than 4: a uint32 base per block of 64 values plus a uint16
+// offset from it. A block whose entries do not fit 16 bits (thousands of
+// near-identical codes) keeps absolute offsets in wide, its base then
+// holding wideBlock|index.
+type buckets struct {
+	base []uint32
+	rel  []uint16
+	wide []uint32
+}
+
+const wideBlock = 1 << 31
+
+func (b *buckets) off(v uint32) uint32 {
+	base := b.base[v>>6]
+	if base&wideBlock != 0 {
+		return b.wide[(base&^wideBlock)<<6|v&63]
+	}
+	return base + uint32(b.rel[v])
+}
+
+// makeBuckets compresses counts (counts[v] = entries with value v, one more
+// slot than values) into offsets, and returns them with the start of each
+// value's range in next (reusing counts).
+func makeBuckets(counts []uint32) (buckets, []uint32) {
+	b := buckets{base: make([]uint32, (len(counts)+63)/64), rel: make([]uint16, len(counts))}
+	sum := uint32(0)
+	for i, c := range counts {
+		counts[i] = sum
+		sum += c
+	}
+	for blk := range b.base {
+		lo := blk * 64
+		hi := min(lo+64, len(counts))
+		first := counts[lo]
+		if counts[hi-1]-first > 0xffff {
+			b.base[blk] = wideBlock | uint32(len(b.wide)/64)
+			b.wide = append(b.wide, counts[lo:hi]...)
+			b.wide = append(b.wide, make([]uint32, 64-(hi-lo))...)
+			continue
+		}
+		b.base[blk] = first
+		for v := lo; v < hi; v++ {
+			b.rel[v] = uint16(counts[v] - first)
+		}
+	}
+	return b, counts
 }
 
 // New returns an empty index.
@@ -97,8 +166,8 @@ func (x *Index) Delete(id uint64, h pdq.Hash) int {
 		i++
 	}
 	st := x.st
-	st.probe(h, 0, func(pos uint32) {
-		if st.ids[pos] == id && !st.isDeleted(pos) {
+	st.exact(h, func(pos uint32) {
+		if st.ids.at(pos) == id && !st.isDeleted(pos) {
 			st.deleted[pos/64] |= 1 << (pos % 64)
 			st.live--
 			n++
@@ -136,7 +205,7 @@ func (x *Index) entriesLocked() []Entry {
 	all := make([]Entry, 0, st.live+len(x.delta))
 	for i, c := range st.codes {
 		if !st.isDeleted(uint32(i)) {
-			all = append(all, Entry{ID: st.ids[i], Hash: c})
+			all = append(all, Entry{ID: st.ids.at(uint32(i)), Hash: c})
 		}
 	}
 	return append(all, x.delta...)
@@ -154,7 +223,12 @@ func (x *Index) Range(h pdq.Hash, r int) []Match {
 func (x *Index) RangeFunc(h pdq.Hash, r int, fn func(Match)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	x.st.rangeFunc(h, r, fn)
+	s, _ := x.scratch.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	x.st.rangeFunc(h, r, s, fn)
+	x.scratch.Put(s)
 	for _, e := range x.delta {
 		if d := pdq.Distance(e.Hash, h); d <= r {
 			fn(Match{ID: e.ID, Hash: e.Hash, Distance: d})
@@ -194,7 +268,7 @@ func sortMatches(m []Match) {
 
 // chunkWidth picks about log2(n) bits a chunk, at most 24: buckets then
 // hold about one entry each (fewer candidates to verify, each a cache miss),
-// while the offsets tables (4 bytes per bucket) stay below the entries' size
+// while the offsets tables (2 bytes per bucket) stay below the entries' size
 // up to tens of millions of entries. Measured at 10 M uniform codes, r=31:
 // 22-bit chunks p50 0.73 ms and 2,689 queries/s on 2 cores; 24-bit chunks
 // p50 0.51 ms and 4,388 queries/s, for 280 MiB more.
@@ -202,14 +276,11 @@ func chunkWidth(n int) uint {
 	return uint(min(24, max(8, bits.Len(uint(n)))))
 }
 
-func build(entries []Entry) *static {
+func build(entries []Entry) *static { return buildWidth(entries, chunkWidth(len(entries))) }
+
+func buildWidth(entries []Entry, w uint) *static {
 	n := len(entries)
-	st := &static{codes: make([]pdq.Hash, n), ids: make([]uint64, n), live: n,
-		deleted: make([]uint64, (n+63)/64)}
-	for i, e := range entries {
-		st.codes[i], st.ids[i] = e.Hash, e.ID
-	}
-	w := chunkWidth(n)
+	st := &static{live: n, deleted: make([]uint64, (n+63)/64)}
 	m := (pdq.Size + int(w) - 1) / int(w)
 	// Spread 256 bits over m chunks whose widths differ by at most one.
 	start := uint(0)
@@ -221,9 +292,36 @@ func build(entries []Entry) *static {
 		st.chunks = append(st.chunks, chunk{start: start, width: width})
 		start += width
 	}
+	// Chunk 0: place the codes themselves in bucket order.
+	c0 := &st.chunks[0]
+	counts := make([]uint32, 1<<c0.width+1)
+	wideIDs := false
+	for _, e := range entries {
+		counts[extract(e.Hash, c0.start, c0.width)]++
+		wideIDs = wideIDs || e.ID > math.MaxUint32
+	}
+	var next []uint32
+	c0.buckets, next = makeBuckets(counts)
+	st.codes = make([]pdq.Hash, n)
+	if wideIDs {
+		st.ids.wide = make([]uint64, n)
+	} else {
+		st.ids.narrow = make([]uint32, n)
+	}
+	for _, e := range entries {
+		v := extract(e.Hash, c0.start, c0.width)
+		pos := next[v]
+		next[v]++
+		st.codes[pos] = e.Hash
+		if wideIDs {
+			st.ids.wide[pos] = e.ID
+		} else {
+			st.ids.narrow[pos] = uint32(e.ID)
+		}
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
-	for i := range st.chunks {
+	for i := 1; i < m; i++ {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -236,15 +334,13 @@ func build(entries []Entry) *static {
 
 // fill builds the chunk's buckets by counting sort.
 func (c *chunk) fill(codes []pdq.Hash) {
-	c.offsets = make([]uint32, 1<<c.width+1)
+	counts := make([]uint32, 1<<c.width+1)
 	for _, h := range codes {
-		c.offsets[extract(h, c.start, c.width)+1]++
+		counts[extract(h, c.start, c.width)]++
 	}
-	for i := 1; i < len(c.offsets); i++ {
-		c.offsets[i] += c.offsets[i-1]
-	}
+	var next []uint32
+	c.buckets, next = makeBuckets(counts)
 	c.entries = make([]uint32, len(codes))
-	next := slices.Clone(c.offsets[:len(c.offsets)-1])
 	for i, h := range codes {
 		v := extract(h, c.start, c.width)
 		c.entries[next[v]] = uint32(i)
@@ -265,41 +361,53 @@ func extract(h pdq.Hash, start, width uint) uint32 {
 
 func (st *static) isDeleted(pos uint32) bool { return st.deleted[pos/64]>>(pos%64)&1 == 1 }
 
-// radii returns each chunk's search radius for a query radius r, by the
-// refined pigeonhole principle: with r = q*m + a, codes within r have a
-// chunk among the first a+1 within q, or a chunk among the rest within q-1.
-// A negative radius means the chunk is not probed.
-func (st *static) radii(r int) []int {
-	m := len(st.chunks)
-	q, a := r/m, r%m
-	out := make([]int, m)
-	for i := range out {
-		out[i] = q
-		if i > a {
-			out[i] = q - 1
-		}
-	}
-	return out
-}
-
-// probeCost estimates the bucket reads of a multi-index query at radius r.
+// probeCost estimates the bucket reads of a multi-index query at radius r:
+// every chunk's neighbourhood of radius r/m.
 func (st *static) probeCost(r int) float64 {
+	q := r / len(st.chunks)
 	total := 0.0
-	for i, rad := range st.radii(r) {
-		w := int(st.chunks[i].width)
-		c := 1.0
-		for k := 1; k <= rad; k++ {
-			c = c * float64(w-k+1) / float64(k)
-			total += c
+	for _, c := range st.chunks {
+		n := 1.0
+		for k := 1; k <= q; k++ {
+			n = n * float64(int(c.width)-k+1) / float64(k)
+			total += n
 		}
-		if rad >= 0 {
-			total++
-		}
+		total++
 	}
 	return total
 }
 
-func (st *static) rangeFunc(h pdq.Hash, r int, fn func(Match)) {
+// scratch holds one query's work lists.
+type scratch struct {
+	probes []probe
+	spans  []span
+	cands  []probe // chunk, position
+	sizes  []int   // entries per chunk and ring
+	cost   []int
+	next   []int
+	choice []int8
+	from   []int16
+}
+
+// probe is a bucket to read: chunk t, value v.
+type probe struct{ t, v uint32 }
+
+// span is a probed bucket's range of entries and its distance from the
+// query's chunk value.
+type span struct{ t, ring, lo, hi uint32 }
+
+// rangeFunc answers in phases (bucket values, their offsets, their
+// positions, the codes), each a loop of independent reads: the processor
+// then overlaps their cache misses instead of waiting on each in turn.
+//
+// Which buckets to read is chosen per query. Codes within r of the query
+// have, for any radii rho_i with sum(rho_i+1) > r, some chunk i within
+// rho_i (otherwise the distance would be at least that sum). Every chunk's
+// neighbourhood of radius r/m is located first, which is cheap (offsets
+// only); then the radii that satisfy the bound with the fewest entries to
+// verify are picked. Correlated bits make some buckets crowded, and this
+// steers around them (measured on correlated codes: half the candidates).
+func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	if len(st.codes) == 0 || r < 0 {
 		return
 	}
@@ -307,75 +415,149 @@ func (st *static) rangeFunc(h pdq.Hash, r int, fn func(Match)) {
 	if r >= pdq.Size || st.probeCost(r)*8 > float64(len(st.codes)) {
 		for i, c := range st.codes {
 			if d := pdq.Distance(c, h); d <= r && !st.isDeleted(uint32(i)) {
-				fn(Match{ID: st.ids[i], Hash: c, Distance: d})
+				fn(Match{ID: st.ids.at(uint32(i)), Hash: c, Distance: d})
 			}
 		}
 		return
 	}
-	radii := st.radii(r)
+	m := len(st.chunks)
+	q := r / m
 	var qv [32]uint32
-	for i, c := range st.chunks {
-		qv[i] = extract(h, c.start, c.width)
+	s.probes = s.probes[:0]
+	for t, c := range st.chunks {
+		qv[t] = extract(h, c.start, c.width)
+		s.probes = appendNeighbours(s.probes, uint32(t), qv[t], c.width, q)
 	}
-	for t := range st.chunks {
-		c := &st.chunks[t]
-		c.neighbours(qv[t], radii[t], func(v uint32) {
-			for _, pos := range c.entries[c.offsets[v]:c.offsets[v+1]] {
-				code := st.codes[pos]
-				d := pdq.Distance(code, h)
-				if d > r || st.isDeleted(pos) || st.foundEarlier(code, &qv, radii, t) {
-					continue
-				}
-				fn(Match{ID: st.ids[pos], Hash: code, Distance: d})
+	s.spans = slices.Grow(s.spans[:0], len(s.probes))[:len(s.probes)]
+	for i, p := range s.probes {
+		b := &st.chunks[p.t].buckets
+		ring := uint32(bits.OnesCount32(p.v ^ qv[p.t]))
+		s.spans[i] = span{p.t, ring, b.off(p.v), b.off(p.v + 1)}
+	}
+	var radii [32]int
+	s.chooseRadii(radii[:m], q, r)
+	s.cands = s.cands[:0]
+	for _, sp := range s.spans {
+		if int(sp.ring) > radii[sp.t] {
+			continue
+		}
+		if sp.t == 0 {
+			for pos := sp.lo; pos < sp.hi; pos++ {
+				s.cands = append(s.cands, probe{0, pos})
 			}
-		})
+			continue
+		}
+		for _, pos := range st.chunks[sp.t].entries[sp.lo:sp.hi] {
+			s.cands = append(s.cands, probe{sp.t, pos})
+		}
+	}
+	for _, c := range s.cands {
+		code := &st.codes[c.v]
+		d := pdq.Distance(*code, h)
+		if d > r || st.isDeleted(c.v) || st.foundEarlier(code, &qv, radii[:m], int(c.t)) {
+			continue
+		}
+		fn(Match{ID: st.ids.at(c.v), Hash: *code, Distance: d})
+	}
+}
+
+// chooseRadii sets radii[t] in -1..q (-1: chunk not read) so that
+// sum(radii[t]+1) > r with the fewest entries to verify, by dynamic
+// programming over the chunks and the bound's sum, from s.spans.
+func (s *scratch) chooseRadii(radii []int, q, r int) {
+	m := len(radii)
+	rings := q + 1
+	s.sizes = slices.Grow(s.sizes[:0], m*rings)[:m*rings]
+	clear(s.sizes)
+	for _, sp := range s.spans {
+		s.sizes[int(sp.t)*rings+int(sp.ring)] += int(sp.hi - sp.lo)
+	}
+	need := r + 1
+	const inf = int(^uint(0) >> 1)
+	// cost[j]: fewest entries over the chunks so far with the sum capped at j.
+	s.cost = slices.Grow(s.cost[:0], need+1)[:need+1]
+	s.next = slices.Grow(s.next[:0], need+1)[:need+1]
+	s.choice = slices.Grow(s.choice[:0], m*(need+1))[:m*(need+1)]
+	s.from = slices.Grow(s.from[:0], m*(need+1))[:m*(need+1)]
+	for j := range s.cost {
+		s.cost[j] = inf
+	}
+	s.cost[0] = 0
+	for t := range m {
+		for j := range s.next {
+			s.next[j] = inf
+		}
+		for j, c := range s.cost {
+			if c == inf {
+				continue
+			}
+			entries := 0
+			for rho := -1; rho <= q; rho++ {
+				if rho >= 0 {
+					entries += s.sizes[t*rings+rho]
+				}
+				k := min(j+rho+1, need)
+				if c+entries < s.next[k] {
+					s.next[k] = c + entries
+					s.choice[t*(need+1)+k] = int8(rho)
+					s.from[t*(need+1)+k] = int16(j)
+				}
+			}
+		}
+		s.cost, s.next = s.next, s.cost
+	}
+	// Walk back from the full sum. Reaching it is always possible: m(q+1) > r.
+	j := need
+	for t := m - 1; t >= 0; t-- {
+		radii[t] = int(s.choice[t*(need+1)+j])
+		j = int(s.from[t*(need+1)+j])
 	}
 }
 
 // foundEarlier reports whether a chunk table before t also reaches code, so
 // that each match is reported once without a per-query set.
-func (st *static) foundEarlier(code pdq.Hash, qv *[32]uint32, radii []int, t int) bool {
+func (st *static) foundEarlier(code *pdq.Hash, qv *[32]uint32, radii []int, t int) bool {
 	for u := range t {
 		c := &st.chunks[u]
-		if bits.OnesCount32(extract(code, c.start, c.width)^qv[u]) <= radii[u] {
+		if bits.OnesCount32(extract(*code, c.start, c.width)^qv[u]) <= radii[u] {
 			return true
 		}
 	}
 	return false
 }
 
-// probe calls fn with every position whose code is within r of h.
-func (st *static) probe(h pdq.Hash, r int, fn func(pos uint32)) {
+// exact calls fn with the position of every code equal to h.
+func (st *static) exact(h pdq.Hash, fn func(pos uint32)) {
 	if len(st.codes) == 0 {
 		return
 	}
 	c := &st.chunks[0]
 	v := extract(h, c.start, c.width)
-	for _, pos := range c.entries[c.offsets[v]:c.offsets[v+1]] {
-		if pdq.Distance(st.codes[pos], h) <= r {
+	for pos := c.buckets.off(v); pos < c.buckets.off(v+1); pos++ {
+		if st.codes[pos] == h {
 			fn(pos)
 		}
 	}
 }
 
-// neighbours calls fn with every value within Hamming distance rad of v in
-// the chunk's width.
-func (c *chunk) neighbours(v uint32, rad int, fn func(uint32)) {
+// appendNeighbours appends a probe of chunk t for every value within
+// Hamming distance rad of v in width bits.
+func appendNeighbours(dst []probe, t, v uint32, width uint, rad int) []probe {
 	if rad < 0 {
-		return
+		return dst
 	}
-	fn(v)
-	var rec func(v uint32, from uint, left int)
-	rec = func(v uint32, from uint, left int) {
-		for b := from; b < c.width; b++ {
-			u := v ^ 1<<b
-			fn(u)
-			if left > 1 {
-				rec(u, b+1, left-1)
-			}
-		}
+	dst = append(dst, probe{t, v})
+	return appendFlips(dst, t, v, 0, width, rad)
+}
+
+func appendFlips(dst []probe, t, v uint32, from, width uint, left int) []probe {
+	if left == 0 {
+		return dst
 	}
-	if rad > 0 {
-		rec(v, 0, rad)
+	for b := from; b < width; b++ {
+		u := v ^ 1<<b
+		dst = append(dst, probe{t, u})
+		dst = appendFlips(dst, t, u, b+1, width, left-1)
 	}
+	return dst
 }

@@ -61,6 +61,42 @@ func TestRangeEqualsBruteForce(t *testing.T) {
 	}
 }
 
+// TestCrowdedBucketsAndWideIDs: 70,000 copies of one code overflow the
+// 2-byte bucket offsets (a block then keeps 4-byte ones), and IDs above 32
+// bits (video<<32|frame) switch the ID list to 8 bytes; answers still equal
+// brute force, and deleting one copy removes exactly that one.
+func TestCrowdedBucketsAndWideIDs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	same := randomHash(r)
+	var entries []Entry
+	for i := range 70000 {
+		entries = append(entries, Entry{ID: uint64(i) << 32, Hash: same})
+	}
+	for i, c := range Generate(Correlated, 30000, 3) {
+		entries = append(entries, Entry{ID: 1<<40 + uint64(i), Hash: c})
+	}
+	x := Build(entries)
+	if len(x.st.chunks[0].buckets.wide) == 0 {
+		t.Fatal("no block took the 4-byte path")
+	}
+	if x.st.ids.wide == nil {
+		t.Fatal("IDs above 32 bits kept in 4 bytes")
+	}
+	for _, q := range []pdq.Hash{same, FlipBits(same, 20, r), FlipBits(entries[70500].Hash, 9, r), randomHash(r)} {
+		for _, rad := range []int{0, 10, 31, 70} {
+			if got, want := x.Range(q, rad), bruteRange(entries, q, rad); !slices.Equal(got, want) {
+				t.Fatalf("r=%d: got %d matches, want %d", rad, len(got), len(want))
+			}
+		}
+	}
+	if n := x.Delete(5<<32, same); n != 1 {
+		t.Fatalf("Delete removed %d, want 1", n)
+	}
+	if got := len(x.Range(same, 0)); got != 69999 {
+		t.Errorf("after Delete: %d copies, want 69999", got)
+	}
+}
+
 func TestNearest(t *testing.T) {
 	codes := Generate(Clustered, 20000, 3)
 	entries := entriesOf(codes)
