@@ -45,6 +45,7 @@ func newBenchHashCommand(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVarP(&o.hash.workers, "jobs", "j", runtime.NumCPU(), "workers")
 	f.StringVar(&o.hash.mode, "pdq-mode", "full", "full or cli512")
+	f.BoolVar(&o.hash.fast, "fast", false, fastUsage)
 	f.BoolVar(&o.hash.dihedral, "dihedral", false, "also compute dihedral hashes")
 	f.IntVar(&o.repeat, "repeat", 3, "measured passes; the median pass is reported")
 	f.IntVar(&o.warmups, "warmup", 1, "unmeasured passes first (fills the page cache)")

@@ -21,6 +21,7 @@ type hashOptions struct {
 	json, csv      bool
 	dihedral       bool
 	mode           string
+	fast           bool
 	workers        int
 	maxPixels      int64
 	video          videoFlags
@@ -78,11 +79,14 @@ a usage error.`,
 	f.BoolVar(&o.csv, "csv", false, "print CSV with a header row")
 	f.BoolVar(&o.dihedral, "dihedral", false, "add the 8 rotation/flip PDQ hashes")
 	f.StringVar(&o.mode, "pdq-mode", "full", "full (hash at full resolution, as Java/pdqhash/HMA) or cli512 (512x512 squash, as pdq-photo-hasher)")
+	f.BoolVar(&o.fast, "fast", false, fastUsage)
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "files hashed in parallel")
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this (decompression bombs)")
 	o.video.add(f)
 	return cmd
 }
+
+const fastUsage = "triage first pass: PDQ of baseline JPEGs from their 1/8-scale luma (DC coefficients only), within a few bits of full mode"
 
 func (o hashOptions) fileOptions() (filehash.Options, error) {
 	mode, err := pdq.ParseMode(o.mode)
@@ -92,11 +96,14 @@ func (o hashOptions) fileOptions() (filehash.Options, error) {
 	if o.maxPixels <= 0 {
 		return filehash.Options{}, usageError{fmt.Errorf("--max-pixels must be positive")}
 	}
+	if o.fast && mode != pdq.Full {
+		return filehash.Options{}, usageError{fmt.Errorf("--fast works with --pdq-mode full only")}
+	}
 	video, err := o.video.options(o.maxPixels)
 	if err != nil {
 		return filehash.Options{}, err
 	}
-	return filehash.Options{Mode: mode, Dihedral: o.dihedral, MaxPixels: o.maxPixels, Video: video}, nil
+	return filehash.Options{Mode: mode, Fast: o.fast, Dihedral: o.dihedral, MaxPixels: o.maxPixels, Video: video}, nil
 }
 
 func runHash(ctx context.Context, o hashOptions, args []string, stdout, stderr io.Writer) error {

@@ -109,6 +109,8 @@ func TestHashExitCodes(t *testing.T) {
 		{[]string{"hash", "--json", "--csv", png}, exitUsage},
 		{[]string{"hash", "--pdq-mode", "nearest", png}, exitUsage},
 		{[]string{"hash", "-j", "0", png}, exitUsage},
+		{[]string{"hash", "--fast", "--pdq-mode", "cli512", png}, exitUsage},
+		{[]string{"hash", "--fast", png}, exitOK},
 		{[]string{"no-such-command"}, exitUsage},
 		{[]string{"hash", filepath.Join(t.TempDir(), "missing.jpg")}, exitFailed},
 		{[]string{"hash", t.TempDir()}, exitFailed}, // a directory without -r

@@ -26,6 +26,7 @@ type scanOptions struct {
 	strict           bool
 	quiet            bool
 	mode             string
+	fast             bool
 	maxPixels        int64
 	video            videoFlags
 }
@@ -65,6 +66,7 @@ only).`,
 	f.BoolVar(&o.strict, "strict", false, "abort on the first malformed hash set row instead of skipping it")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress")
 	f.StringVar(&o.mode, "pdq-mode", "full", "full or cli512")
+	f.BoolVar(&o.fast, "fast", false, fastUsage)
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this")
 	o.video.add(f)
 	return cmd
@@ -80,6 +82,9 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	mode, err := pdq.ParseMode(o.mode)
 	if err != nil {
 		return usageError{err}
+	}
+	if o.fast && mode != pdq.Full {
+		return usageError{fmt.Errorf("--fast works with --pdq-mode full only")}
 	}
 	sets := triage.NewSets()
 	for _, p := range o.known {
@@ -101,7 +106,7 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	}
 	var bar *progressBar
 	opts := triage.Options{Roots: roots, Report: o.out, Workers: o.workers, FollowSymlinks: o.followSymlinks,
-		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, MaxPixels: o.maxPixels}
+		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, Fast: o.fast, MaxPixels: o.maxPixels}
 	if opts.Video, err = o.video.options(o.maxPixels); err != nil {
 		return err
 	}

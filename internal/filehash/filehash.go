@@ -17,6 +17,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ivid-project/ivid/internal/jpegdc"
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
 	"github.com/ivid-project/ivid/internal/vpdq"
@@ -33,20 +34,23 @@ const (
 
 // Record is everything ivid learns about one file's content.
 type Record struct {
-	Path     string          `json:"path"`
-	Size     int64           `json:"size"`
-	MIME     string          `json:"mime"`
-	Kind     Kind            `json:"kind"`
-	MD5      string          `json:"md5"`
-	SHA1     string          `json:"sha1"`
-	SHA256   string          `json:"sha256"`
-	Width    int             `json:"width,omitempty"`
-	Height   int             `json:"height,omitempty"`
-	PDQ      *pdq.Hash       `json:"pdq,omitempty"`
-	Quality  *int            `json:"pdq_quality,omitempty"`
-	Dihedral *Dihedral       `json:"pdq_dihedral,omitempty"`
-	Metadata *media.Metadata `json:"metadata,omitempty"`
-	Video    *vpdq.Info      `json:"video,omitempty"`
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	MIME     string    `json:"mime"`
+	Kind     Kind      `json:"kind"`
+	MD5      string    `json:"md5"`
+	SHA1     string    `json:"sha1"`
+	SHA256   string    `json:"sha256"`
+	Width    int       `json:"width,omitempty"`
+	Height   int       `json:"height,omitempty"`
+	PDQ      *pdq.Hash `json:"pdq,omitempty"`
+	Quality  *int      `json:"pdq_quality,omitempty"`
+	Dihedral *Dihedral `json:"pdq_dihedral,omitempty"`
+	// FastScale is set when the PDQ hash was computed from the JPEG's luma
+	// decoded at 1/FastScale (Options.Fast): a few bits from full mode.
+	FastScale int             `json:"pdq_fast_scale,omitempty"`
+	Metadata  *media.Metadata `json:"metadata,omitempty"`
+	Video     *vpdq.Info      `json:"video,omitempty"`
 	// VPDQ is the video's frame hashes, each written as the reference
 	// CLI's line "frame,quality,hash,timestamp".
 	VPDQ []vpdq.Frame `json:"vpdq,omitempty"`
@@ -80,6 +84,10 @@ type Options struct {
 	// MaxImageBytes is the largest image file read into memory for
 	// decoding; larger ones get digests only. 0 means 512 MiB.
 	MaxImageBytes int64
+	// Fast hashes baseline JPEGs of at least 257 pixels a side from their
+	// luma decoded at reduced scale in the DCT domain (FastScale); other
+	// images are decoded in full. Full mode only.
+	Fast bool
 	// Video, when set, hashes videos with vPDQ (through ffmpeg) as well;
 	// otherwise they get digests only. Only files named by a path are
 	// hashed this way, not standard input.
@@ -243,6 +251,20 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 		rec.Metadata = &md
 	}
 	start = time.Now()
+	if h.opts.Fast && rec.MIME == "image/jpeg" && h.opts.Mode == pdq.Full {
+		small, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: FastScale})
+		if err == nil {
+			tm.Decode = time.Since(start)
+			start = time.Now()
+			rec.Width, rec.Height, rec.FastScale = small.Width, small.Height, small.Scale
+			res, dih := h.pdq.HashReduced(small.Luma, small.Rows, small.Cols, small.Height, small.Width, small.Scale, h.opts.Dihedral)
+			tm.PDQ = time.Since(start)
+			h.setPDQ(&rec, res, dih)
+			return rec, tm, nil
+		}
+		// Anything else (progressive, small, corrupt) takes the full path,
+		// which gives the definitive error if there is one.
+	}
 	img, err := media.Decode(data, rec.MIME, h.opts.MaxPixels)
 	tm.Decode = time.Since(start)
 	if err != nil {
@@ -254,11 +276,38 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 	rec.Width, rec.Height = b.Dx(), b.Dy()
 	res, dih := h.pdq.HashImage(img, h.opts.Mode, h.opts.Dihedral)
 	tm.PDQ = time.Since(start)
+	h.setPDQ(&rec, res, dih)
+	return rec, tm, nil
+}
+
+// FastScale is the reduction Options.Fast decodes an image at: the largest
+// of 8, 4 and 2 below PDQ's filter window for the image's short side (one
+// pixel in 128). Measured on 84 JPEGs of 800x502 to 4032x3024 pixels
+// against full mode: median 0 bits, at most 8; at 1/8 regardless of size,
+// median 4 and up to 10. Images under 257 pixels a side return 0: decoded
+// in full.
+func FastScale(width, height int) int {
+	window := (min(width, height) + 127) / 128
+	for _, s := range []int{8, 4, 2} {
+		if s < window {
+			return s
+		}
+	}
+	return 0
+}
+
+func (h *Hasher) maxPixels() int64 {
+	if h.opts.MaxPixels > 0 {
+		return h.opts.MaxPixels
+	}
+	return media.DefaultMaxPixels
+}
+
+func (h *Hasher) setPDQ(rec *Record, res pdq.Result, dih *pdq.Dihedral) {
 	rec.PDQ, rec.Quality = &res.Hash, &res.Quality
 	if dih != nil {
 		rec.Dihedral = &Dihedral{dih[0], dih[1], dih[2], dih[3], dih[4], dih[5], dih[6], dih[7]}
 	}
-	return rec, tm, nil
 }
 
 // openEvidence opens read-only, asking the kernel not to update the access

@@ -7,13 +7,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/media"
+	"github.com/ivid-project/ivid/internal/pdq"
 )
 
 const mediaTestdata = "../media/testdata"
@@ -224,5 +228,63 @@ func TestCancel(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || n != 1 {
 		t.Errorf("got err %v after %d results, want Canceled after 1", err, n)
+	}
+}
+
+// TestFast: with Options.Fast a baseline JPEG is hashed from its luma at
+// reduced scale, a few bits from full mode; a small or progressive JPEG,
+// and a corrupt one, take the full path (the corrupt one with the same
+// error as without Fast).
+func TestFast(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, demo.Scene(3, 1600, 1066), &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	photo := filepath.Join(dir, "photo.jpg")
+	if err := os.WriteFile(photo, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.jpg")
+	if err := os.WriteFile(cut, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path      string
+		wantScale int
+	}{
+		{photo, 8},
+		{filepath.Join(mediaTestdata, "sample-progressive.jpg"), 0},
+		{filepath.Join(mediaTestdata, "sample-grey.jpg"), 2},
+		{cut, 0},
+	} {
+		full, _, errFull := New(Options{}).File(tc.path)
+		fast, _, errFast := New(Options{Fast: true}).File(tc.path)
+		if fmt.Sprint(errFull) != fmt.Sprint(errFast) {
+			t.Errorf("%s: error %v with Fast, %v without", tc.path, errFast, errFull)
+		}
+		if fast.FastScale != tc.wantScale {
+			t.Errorf("%s: scale %d, want %d", tc.path, fast.FastScale, tc.wantScale)
+		}
+		if errFull != nil {
+			continue
+		}
+		if fast.Width != full.Width || fast.Height != full.Height || fast.SHA256 != full.SHA256 {
+			t.Errorf("%s: fast %dx%d %s, full %dx%d %s", tc.path, fast.Width, fast.Height, fast.SHA256, full.Width, full.Height, full.SHA256)
+		}
+		if d := pdq.Distance(*fast.PDQ, *full.PDQ); d > 8 {
+			t.Errorf("%s: fast hash %d bits from full mode", tc.path, d)
+		}
+	}
+}
+
+func TestFastScale(t *testing.T) {
+	for _, tc := range []struct{ w, h, want int }{
+		{4032, 3024, 8}, {1600, 1066, 8}, {1600, 1004, 4}, {1000, 628, 4}, {800, 502, 2}, {640, 480, 2},
+		{300, 257, 2}, {300, 256, 0}, {64, 64, 0},
+	} {
+		if got := FastScale(tc.w, tc.h); got != tc.want {
+			t.Errorf("FastScale(%d, %d) = %d, want %d", tc.w, tc.h, got, tc.want)
+		}
 	}
 }

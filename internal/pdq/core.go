@@ -59,31 +59,40 @@ func (h *Hasher) HashLuma(luma []float32, rows, cols int, dihedral bool) (Result
 		return Result{}, d
 	}
 	var buf64 [64 * 64]float32
-	var r Result
 	if rows == 64 && cols == 64 {
 		// The reference copies a 64x64 input without filtering, in the
 		// non-dihedral entry point only.
 		copy(buf64[:], luma[:64*64])
-		var b [16][16]float32
-		q := quality(&buf64)
-		dct64To16(&buf64, &b)
-		r = Result{Hash: threshold(&b), Quality: q}
+		r, _ := finish(&buf64, false)
 		if !dihedral {
 			return r, nil
 		}
+		h.filterDecimate(luma, rows, cols, &buf64)
+		d := dihedralFrom(&buf64)
+		return r, &d
 	}
 	h.filterDecimate(luma, rows, cols, &buf64)
-	q := quality(&buf64)
+	return finish(&buf64, dihedral)
+}
+
+// finish computes the quality, hash and, if asked, dihedral hashes of a
+// filtered and decimated 64x64 luma.
+func finish(buf64 *[64 * 64]float32, dihedral bool) (Result, *Dihedral) {
+	q := quality(buf64)
 	var b [16][16]float32
-	dct64To16(&buf64, &b)
-	if rows != 64 || cols != 64 {
-		r = Result{Hash: threshold(&b), Quality: q}
-	}
+	dct64To16(buf64, &b)
+	r := Result{Hash: threshold(&b), Quality: q}
 	if !dihedral {
 		return r, nil
 	}
 	d := dihedralHashes(&b)
 	return r, &d
+}
+
+func dihedralFrom(buf64 *[64 * 64]float32) Dihedral {
+	var b [16][16]float32
+	dct64To16(buf64, &b)
+	return dihedralHashes(&b)
 }
 
 // windowSize is the reference's computeJaroszFilterWindowSize for a 64 output.

@@ -77,6 +77,7 @@ type Options struct {
 	Dihedral       bool // also match rotated and flipped copies
 	Threshold      int  // PDQ distance for stacking visual duplicates
 	Mode           pdq.Mode
+	Fast           bool // PDQ from the 1/8-scale luma of baseline JPEGs (filehash.Options.Fast)
 	MaxPixels      int64
 	// Video, when set, hashes videos with vPDQ and matches them against
 	// the known videos of the sets; otherwise videos get digests only.
@@ -107,6 +108,7 @@ type scanConfig struct {
 	Dihedral       bool         `json:"dihedral"`
 	Threshold      int          `json:"threshold"`
 	Mode           string       `json:"pdq_mode"`
+	Fast           bool         `json:"pdq_fast,omitempty"`
 	MaxPixels      int64        `json:"max_pixels"`
 	Video          *videoConfig `json:"video,omitempty"`
 	Sets           []SetStats   `json:"sets"`
@@ -148,7 +150,7 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 		return nil, err
 	}
 	cfg := scanConfig{Roots: roots, FollowSymlinks: o.FollowSymlinks, Dihedral: o.Dihedral, Threshold: o.Threshold,
-		Mode: o.Mode.String(), MaxPixels: o.MaxPixels, Sets: sets.Stats}
+		Mode: o.Mode.String(), Fast: o.Fast, MaxPixels: o.MaxPixels, Sets: sets.Stats}
 	if o.Video != nil {
 		cfg.Video = &videoConfig{SecondsPerHash: o.Video.SecondsPerHash, ExactC: o.Video.ExactC}
 	}
@@ -185,7 +187,7 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 		}
 	}()
 	w := bufio.NewWriterSize(journal, 1<<16)
-	fopts := filehash.Options{Mode: o.Mode, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, Video: o.Video}
+	fopts := filehash.Options{Mode: o.Mode, Fast: o.Fast, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, Video: o.Video}
 	runErr := filehash.Run(ctx, jobs, o.Workers, fopts, func(r filehash.Result) error {
 		it := st.classify(sets, r, o.Dihedral)
 		b, err := json.Marshal(it)

@@ -1,0 +1,24 @@
+package jpegdc
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+func BenchmarkDecode(b *testing.B) {
+	data, err := os.ReadFile("testdata/q100.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, scale := range []int{8, 4, 2} {
+		b.Run(fmt.Sprintf("1/%d", scale), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := Decode(data, Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return scale }}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

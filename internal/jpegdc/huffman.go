@@ -1,0 +1,277 @@
+package jpegdc
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// fastBits is the width of the lookup tables: codes up to 9 bits (nearly
+// all symbols of real JPEGs) decode with one table read.
+const fastBits = 9
+
+// table is a Huffman table. For a DC table, fast holds length | symbol<<5;
+// for an AC table, it holds what skipping the coefficient takes: the bits
+// to drop (code and value, up to 24) | coefficients advanced<<5 (64 for
+// end of block). Zero means the code is longer than fastBits.
+type table struct {
+	fast    [1 << fastBits]uint16
+	sym     [1 << fastBits]uint16 // AC tables: length | symbol<<5, for decoding values
+	maxcode [17]int32             // largest code of each length, -1 if none
+	valptr  [17]int32             // index in vals of the first code of each length
+	mincode [17]int32
+	vals    []byte
+	ac      bool
+}
+
+func newTable(counts [16]int, vals []byte, ac bool) (*table, error) {
+	t := &table{vals: vals, ac: ac}
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		n := int32(counts[l-1])
+		t.valptr[l], t.mincode[l] = k, code
+		t.maxcode[l] = -1
+		if n > 0 {
+			t.maxcode[l] = code + n - 1
+		}
+		for range n {
+			if code >= 1<<l {
+				return nil, fmt.Errorf("%w: over-subscribed Huffman table", ErrCorrupt)
+			}
+			if l <= fastBits {
+				sym := vals[k]
+				var e uint16
+				if ac {
+					e = acEntry(l, sym)
+					for i := code << (fastBits - l); i < (code+1)<<(fastBits-l); i++ {
+						t.sym[i] = uint16(l) | uint16(sym)<<5
+					}
+				} else {
+					e = uint16(l) | uint16(sym)<<5
+				}
+				shift := fastBits - l
+				for i := code << shift; i < (code+1)<<shift; i++ {
+					t.fast[i] = e
+				}
+			}
+			code++
+			k++
+		}
+		code <<= 1
+	}
+	return t, nil
+}
+
+// acEntry encodes how to skip an AC symbol rs whose code has l bits.
+func acEntry(l int, rs byte) uint16 {
+	r, s := int(rs>>4), int(rs&15)
+	adv := r + 1
+	switch {
+	case s == 0 && r == 15:
+		adv = 16
+	case s == 0:
+		adv = 64 // end of block
+	}
+	return uint16(l+s) | uint16(adv)<<5
+}
+
+// bitReader reads entropy-coded data, removing stuffed zero bytes. At a
+// marker or the end of the data it feeds zero bytes and counts them.
+type bitReader struct {
+	data   []byte
+	pos    int
+	acc    uint64 // valid bits at the top
+	n      uint
+	marker bool
+	zeros  int
+}
+
+func (b *bitReader) fill() {
+	// Eight bytes at once when none of them is 0xff.
+	if !b.marker && b.pos+8 <= len(b.data) {
+		x := binary.BigEndian.Uint64(b.data[b.pos:])
+		nx := ^x
+		if (nx-0x0101010101010101)&^nx&0x8080808080808080 == 0 {
+			t := (64 - b.n) / 8
+			if t < 8 {
+				x &^= 1<<(64-8*t) - 1
+			}
+			b.acc |= x >> b.n
+			b.n += 8 * t
+			b.pos += int(t)
+			return
+		}
+	}
+	for b.n <= 56 {
+		var c byte
+		switch {
+		case b.marker || b.pos >= len(b.data):
+			b.zeros++
+		case b.data[b.pos] != 0xff:
+			c = b.data[b.pos]
+			b.pos++
+		case b.pos+1 < len(b.data) && b.data[b.pos+1] == 0:
+			c = 0xff
+			b.pos += 2
+		default:
+			b.marker = true
+			b.zeros++
+		}
+		b.acc |= uint64(c) << (56 - b.n)
+		b.n += 8
+	}
+}
+
+func (b *bitReader) drop(k uint) {
+	b.acc <<= k
+	b.n -= k
+}
+
+// slow decodes a code longer than fastBits (b.n >= 16).
+func (b *bitReader) slow(t *table) (byte, error) {
+	for l := fastBits + 1; l <= 16; l++ {
+		code := int32(b.acc >> (64 - l))
+		if code <= t.maxcode[l] {
+			b.drop(uint(l))
+			i := t.valptr[l] + code - t.mincode[l]
+			if int(i) >= len(t.vals) {
+				break
+			}
+			return t.vals[i], nil
+		}
+	}
+	return 0, fmt.Errorf("%w: bad Huffman code", ErrCorrupt)
+}
+
+// block decodes one block and returns its DC coefficient (quantised),
+// skipping the AC coefficients.
+func (b *bitReader) block(dc, ac *table, pred *int32) (int32, error) {
+	if b.n < 32 {
+		b.fill()
+	}
+	var s uint
+	if e := dc.fast[b.acc>>(64-fastBits)]; e != 0 {
+		b.drop(uint(e & 31))
+		s = uint(e >> 5)
+	} else {
+		sym, err := b.slow(dc)
+		if err != nil {
+			return 0, err
+		}
+		s = uint(sym)
+	}
+	if s > 11 {
+		return 0, fmt.Errorf("%w: DC category %d", ErrCorrupt, s)
+	}
+	if s > 0 {
+		v := int32(b.acc >> (64 - s))
+		b.drop(s)
+		if v < 1<<(s-1) {
+			v -= 1<<s - 1
+		}
+		*pred += v
+	}
+	if ac == nil {
+		return *pred, nil
+	}
+	for k := 1; k < 64; {
+		if b.n < 32 {
+			b.fill()
+		}
+		if e := ac.fast[b.acc>>(64-fastBits)]; e != 0 {
+			b.drop(uint(e & 31))
+			k += int(e >> 5)
+			continue
+		}
+		rs, err := b.slow(ac)
+		if err != nil {
+			return 0, err
+		}
+		r, sz := int(rs>>4), uint(rs&15)
+		switch {
+		case sz != 0:
+			b.drop(sz)
+			k += r + 1
+		case r == 15:
+			k += 16
+		default:
+			k = 64
+		}
+	}
+	return *pred, nil
+}
+
+// coefficients decodes one block into coef (zigzag order, quantised
+// values; the caller clears it), appending the zigzag index of every
+// non-zero coefficient to nz.
+func (b *bitReader) coefficients(dc, ac *table, pred *int32, coef *[64]int32, nz []uint8) ([]uint8, error) {
+	if _, err := b.block(dc, nil, pred); err != nil {
+		return nz, err
+	}
+	coef[0] = *pred
+	nz = append(nz, 0)
+	for k := 1; k < 64; {
+		if b.n < 32 {
+			b.fill()
+		}
+		var rs byte
+		if e := ac.sym[b.acc>>(64-fastBits)]; e != 0 {
+			b.drop(uint(e & 31))
+			rs = byte(e >> 5)
+		} else {
+			var err error
+			if rs, err = b.slow(ac); err != nil {
+				return nz, err
+			}
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				break
+			}
+			k += 16
+			continue
+		}
+		k += r
+		if k > 63 {
+			return nz, fmt.Errorf("%w: coefficient index past 63", ErrCorrupt)
+		}
+		v := int32(b.acc >> (64 - s))
+		b.drop(s)
+		if v < 1<<(s-1) {
+			v -= 1<<s - 1
+		}
+		coef[k] = v
+		nz = append(nz, uint8(k))
+		k++
+	}
+	return nz, nil
+}
+
+// restartMarker discards the bits left before a restart marker and moves
+// past it.
+func (b *bitReader) restartMarker() error {
+	b.acc, b.n, b.marker, b.zeros = 0, 0, false, 0
+	for ; b.pos+1 < len(b.data); b.pos++ {
+		if b.data[b.pos] != 0xff {
+			continue
+		}
+		switch m := b.data[b.pos+1]; {
+		case m >= 0xd0 && m <= 0xd7:
+			b.pos += 2
+			return nil
+		case m != 0 && m != 0xff:
+			return fmt.Errorf("%w: marker %#x where a restart marker was due", ErrCorrupt, m)
+		}
+	}
+	return fmt.Errorf("%w: missing restart marker", ErrCorrupt)
+}
+
+// resume returns the offset of the marker after the scan's data.
+func (b *bitReader) resume() int {
+	for p := b.pos; p+1 < len(b.data); p++ {
+		if m := b.data[p+1]; b.data[p] == 0xff && m != 0 && m != 0xff && (m < 0xd0 || m > 0xd7) {
+			return p
+		}
+	}
+	return len(b.data)
+}

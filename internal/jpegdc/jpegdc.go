@@ -1,0 +1,453 @@
+// Package jpegdc decodes a baseline JPEG's luma at 1/2, 1/4 or 1/8 of its
+// size in the DCT domain: each output value is the mean of a block of the
+// full image, computed from a few coefficients without an inverse DCT (at
+// 1/8, the DC coefficient alone, as libjpeg's 1/8 scaling). The fast first
+// pass of triage: little is left to pay beyond the entropy decoding.
+//
+// Only what that needs is supported: 8-bit sequential Huffman JPEGs (SOF0,
+// SOF1) whose first component is luma. Everything else (progressive,
+// arithmetic, lossless, 12-bit, RGB or CMYK JPEGs) returns [ErrUnsupported]
+// and the caller decodes the full image instead.
+package jpegdc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+var (
+	// ErrUnsupported: a valid JPEG this decoder does not handle.
+	ErrUnsupported = errors.New("jpegdc: unsupported JPEG")
+	// ErrCorrupt: not a JPEG, or a malformed one.
+	ErrCorrupt = errors.New("jpegdc: corrupt JPEG")
+	// ErrTooLarge: the declared size is above the pixel limit.
+	ErrTooLarge = errors.New("jpegdc: image above the pixel limit")
+)
+
+// Image is a decoded reduced-scale luma plane.
+type Image struct {
+	// Luma holds Rows x Cols values, row-major: the mean luma (0-255, not
+	// rounded) of each Scale x Scale block of the image.
+	Luma       []float32
+	Rows, Cols int
+	Scale      int
+	// Width and Height are the full image's dimensions.
+	Width, Height int
+}
+
+// Options configure Decode.
+type Options struct {
+	// MaxPixels: images declaring more pixels are refused before any
+	// entropy decoding.
+	MaxPixels int64
+	// Scale returns the scale (2, 4 or 8) for an image of the given size,
+	// or 0 to refuse it with ErrUnsupported. Nil means 8.
+	Scale func(width, height int) int
+}
+
+type component struct {
+	id, h, v, tq int
+	td, ta       int // Huffman tables of the current scan
+	pred         int32
+}
+
+type decoder struct {
+	data       []byte
+	pos        int
+	width      int
+	height     int
+	comps      []component
+	quant      [4][64]uint16
+	haveQuant  [4]bool
+	dc, ac     [4]*table
+	restart    int
+	adobe      bool
+	adobeXform int
+	frame      bool
+	bits       bitReader
+	opts       Options
+	scale      int
+	out        *Image
+	lumaDone   bool
+}
+
+// Decode decodes data's luma at reduced scale.
+func Decode(data []byte, opts Options) (*Image, error) {
+	d := &decoder{data: data, opts: opts}
+	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
+		return nil, fmt.Errorf("%w: no start-of-image marker", ErrCorrupt)
+	}
+	d.pos = 2
+	for !d.lumaDone {
+		marker, err := d.nextMarker()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case marker == 0xd9: // EOI
+			if !d.frame || d.out == nil {
+				return nil, fmt.Errorf("%w: no image data", ErrCorrupt)
+			}
+			return nil, fmt.Errorf("%w: image data ended before the luma", ErrCorrupt)
+		case marker >= 0xd0 && marker <= 0xd7, marker == 0x01:
+			continue // stray restart or TEM: no length
+		}
+		seg, err := d.segment()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case marker == 0xc0 || marker == 0xc1:
+			if err := d.parseFrame(seg); err != nil {
+				return nil, err
+			}
+		case marker >= 0xc2 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
+			return nil, fmt.Errorf("%w: SOF%d (progressive, lossless, hierarchical or arithmetic)", ErrUnsupported, marker-0xc0)
+		case marker == 0xcc:
+			return nil, fmt.Errorf("%w: arithmetic coding", ErrUnsupported)
+		case marker == 0xc4:
+			if err := d.parseHuffman(seg); err != nil {
+				return nil, err
+			}
+		case marker == 0xdb:
+			if err := d.parseQuant(seg); err != nil {
+				return nil, err
+			}
+		case marker == 0xdd:
+			if len(seg) != 2 {
+				return nil, fmt.Errorf("%w: DRI length", ErrCorrupt)
+			}
+			d.restart = int(binary.BigEndian.Uint16(seg))
+		case marker == 0xee:
+			if len(seg) >= 12 && string(seg[:5]) == "Adobe" {
+				d.adobe, d.adobeXform = true, int(seg[11])
+			}
+		case marker == 0xda:
+			if err := d.scan(seg); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d.out, nil
+}
+
+// nextMarker skips to the next marker (fill bytes allowed) and returns its code.
+func (d *decoder) nextMarker() (byte, error) {
+	for d.pos+1 < len(d.data) {
+		if d.data[d.pos] != 0xff {
+			return 0, fmt.Errorf("%w: expected a marker at offset %d", ErrCorrupt, d.pos)
+		}
+		m := d.data[d.pos+1]
+		if m == 0xff {
+			d.pos++
+			continue
+		}
+		d.pos += 2
+		return m, nil
+	}
+	return 0, fmt.Errorf("%w: truncated before the image data", ErrCorrupt)
+}
+
+func (d *decoder) segment() ([]byte, error) {
+	if d.pos+2 > len(d.data) {
+		return nil, fmt.Errorf("%w: truncated segment", ErrCorrupt)
+	}
+	n := int(binary.BigEndian.Uint16(d.data[d.pos:]))
+	if n < 2 || d.pos+n > len(d.data) {
+		return nil, fmt.Errorf("%w: segment length %d at offset %d", ErrCorrupt, n, d.pos)
+	}
+	seg := d.data[d.pos+2 : d.pos+n]
+	d.pos += n
+	return seg, nil
+}
+
+func (d *decoder) parseFrame(seg []byte) error {
+	if d.frame {
+		return fmt.Errorf("%w: two frames", ErrCorrupt)
+	}
+	if len(seg) < 6 {
+		return fmt.Errorf("%w: short SOF", ErrCorrupt)
+	}
+	if seg[0] != 8 {
+		return fmt.Errorf("%w: %d-bit samples", ErrUnsupported, seg[0])
+	}
+	d.height = int(binary.BigEndian.Uint16(seg[1:]))
+	d.width = int(binary.BigEndian.Uint16(seg[3:]))
+	n := int(seg[5])
+	if d.height == 0 {
+		return fmt.Errorf("%w: height given by a DNL marker", ErrUnsupported)
+	}
+	if d.width == 0 || n == 0 || len(seg) != 6+3*n {
+		return fmt.Errorf("%w: SOF declares %dx%d, %d components", ErrCorrupt, d.width, d.height, n)
+	}
+	if int64(d.width)*int64(d.height) > d.opts.MaxPixels {
+		return fmt.Errorf("%w: %dx%d", ErrTooLarge, d.width, d.height)
+	}
+	if n != 1 && n != 3 {
+		return fmt.Errorf("%w: %d components", ErrUnsupported, n)
+	}
+	for i := range n {
+		c := component{id: int(seg[6+3*i]), h: int(seg[7+3*i] >> 4), v: int(seg[7+3*i] & 15), tq: int(seg[8+3*i])}
+		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 || c.tq > 3 {
+			return fmt.Errorf("%w: component %d sampling %dx%d, table %d", ErrCorrupt, c.id, c.h, c.v, c.tq)
+		}
+		d.comps = append(d.comps, c)
+	}
+	// Component IDs 'R','G','B' or an Adobe marker saying "no transform"
+	// mean the first component is red, not luma.
+	if n == 3 && (d.comps[0].id == 'R' && d.comps[1].id == 'G' && d.comps[2].id == 'B' || d.adobe && d.adobeXform == 0) {
+		return fmt.Errorf("%w: RGB JPEG", ErrUnsupported)
+	}
+	d.scale = 8
+	if d.opts.Scale != nil {
+		d.scale = d.opts.Scale(d.width, d.height)
+	}
+	if d.scale != 2 && d.scale != 4 && d.scale != 8 {
+		return fmt.Errorf("%w: no reduced scale for %dx%d", ErrUnsupported, d.width, d.height)
+	}
+	d.frame = true
+	rows, cols := (d.height+d.scale-1)/d.scale, (d.width+d.scale-1)/d.scale
+	d.out = &Image{Luma: make([]float32, rows*cols), Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
+	return nil
+}
+
+func (d *decoder) parseQuant(seg []byte) error {
+	for len(seg) > 0 {
+		pq, tq := seg[0]>>4, int(seg[0]&15)
+		if tq > 3 || pq > 1 {
+			return fmt.Errorf("%w: DQT table %d precision %d", ErrCorrupt, tq, pq)
+		}
+		size := 1 + 64*(1+int(pq))
+		if len(seg) < size {
+			return fmt.Errorf("%w: short DQT", ErrCorrupt)
+		}
+		for k := range 64 {
+			if pq == 0 {
+				d.quant[tq][k] = uint16(seg[1+k])
+			} else {
+				d.quant[tq][k] = binary.BigEndian.Uint16(seg[1+2*k:])
+			}
+		}
+		d.haveQuant[tq] = true
+		seg = seg[size:]
+	}
+	return nil
+}
+
+func (d *decoder) parseHuffman(seg []byte) error {
+	for len(seg) > 0 {
+		if len(seg) < 17 {
+			return fmt.Errorf("%w: short DHT", ErrCorrupt)
+		}
+		class, id := seg[0]>>4, int(seg[0]&15)
+		if class > 1 || id > 3 {
+			return fmt.Errorf("%w: DHT class %d table %d", ErrCorrupt, class, id)
+		}
+		var counts [16]int
+		total := 0
+		for i := range counts {
+			counts[i] = int(seg[1+i])
+			total += counts[i]
+		}
+		if total == 0 || total > 256 || len(seg) < 17+total {
+			return fmt.Errorf("%w: DHT with %d symbols", ErrCorrupt, total)
+		}
+		t, err := newTable(counts, seg[17:17+total], class == 1)
+		if err != nil {
+			return err
+		}
+		if class == 0 {
+			d.dc[id] = t
+		} else {
+			d.ac[id] = t
+		}
+		seg = seg[17+total:]
+	}
+	return nil
+}
+
+// scan decodes a scan's entropy-coded data, keeping the luma DC values.
+func (d *decoder) scan(seg []byte) error {
+	if !d.frame {
+		return fmt.Errorf("%w: scan before frame", ErrCorrupt)
+	}
+	if len(seg) < 1 {
+		return fmt.Errorf("%w: short SOS", ErrCorrupt)
+	}
+	ns := int(seg[0])
+	if ns < 1 || ns > len(d.comps) || len(seg) != 4+2*ns {
+		return fmt.Errorf("%w: SOS with %d components", ErrCorrupt, ns)
+	}
+	var scomps []*component
+	for i := range ns {
+		id, tables := int(seg[1+2*i]), seg[2+2*i]
+		var c *component
+		for k := range d.comps {
+			if d.comps[k].id == id {
+				c = &d.comps[k]
+			}
+		}
+		if c == nil {
+			return fmt.Errorf("%w: scan names unknown component %d", ErrCorrupt, id)
+		}
+		c.td, c.ta = int(tables>>4), int(tables&15)
+		if c.td > 3 || c.ta > 3 || d.dc[c.td] == nil || d.ac[c.ta] == nil {
+			return fmt.Errorf("%w: scan uses an undefined Huffman table", ErrCorrupt)
+		}
+		c.pred = 0
+		scomps = append(scomps, c)
+	}
+	luma := &d.comps[0]
+	if !d.haveQuant[luma.tq] {
+		return fmt.Errorf("%w: no quantisation table for luma", ErrCorrupt)
+	}
+	d.bits = bitReader{data: d.data, pos: d.pos}
+
+	hmax, vmax := 1, 1
+	for _, c := range d.comps {
+		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
+	}
+	var mcusX, mcusY int
+	if ns == 1 {
+		// A non-interleaved scan walks the component's own blocks.
+		c := scomps[0]
+		cw := (d.width*c.h + hmax - 1) / hmax
+		ch := (d.height*c.v + vmax - 1) / vmax
+		mcusX, mcusY = (cw+7)/8, (ch+7)/8
+	} else {
+		mcusX, mcusY = (d.width+8*hmax-1)/(8*hmax), (d.height+8*vmax-1)/(8*vmax)
+	}
+	n := 8 / d.scale // outputs per block side
+	q := &d.quant[luma.tq]
+	var coef [64]int32
+	nz := make([]uint8, 0, 64)
+	lumaBlock := func(bx, by int) error {
+		if d.scale == 8 {
+			dc, err := d.bits.block(d.dc[luma.td], d.ac[luma.ta], &luma.pred)
+			if err != nil {
+				return err
+			}
+			if bx < d.out.Cols && by < d.out.Rows {
+				d.out.Luma[by*d.out.Cols+bx] = min(max(float32(dc)*float32(q[0])/8+128, 0), 255)
+			}
+			return nil
+		}
+		var err error
+		nz, err = d.bits.coefficients(d.dc[luma.td], d.ac[luma.ta], &luma.pred, &coef, nz[:0])
+		if err != nil {
+			return err
+		}
+		var blk [16]float32
+		m := &means[d.scale/4]
+		for _, k := range nz {
+			v := float32(coef[k]) * float32(q[k])
+			coef[k] = 0
+			row, col := zigzag[k]/8, zigzag[k]%8
+			for i := range n {
+				vi := v * m[i][row]
+				for j := range n {
+					blk[i*n+j] += vi * m[j][col]
+				}
+			}
+		}
+		for i := range n {
+			y := by*n + i
+			if y >= d.out.Rows {
+				break
+			}
+			for j := range n {
+				if x := bx*n + j; x < d.out.Cols {
+					d.out.Luma[y*d.out.Cols+x] = min(max(blk[i*n+j]+128, 0), 255)
+				}
+			}
+		}
+		return nil
+	}
+	br := &d.bits
+	left := d.restart
+	for my := range mcusY {
+		for mx := range mcusX {
+			if d.restart > 0 {
+				if left == 0 {
+					if err := br.restartMarker(); err != nil {
+						return err
+					}
+					for _, c := range scomps {
+						c.pred = 0
+					}
+					left = d.restart
+				}
+				left--
+			}
+			for _, c := range scomps {
+				nh, nv := c.h, c.v
+				if ns == 1 {
+					nh, nv = 1, 1
+				}
+				for by := range nv {
+					for bx := range nh {
+						var err error
+						if c == luma {
+							err = lumaBlock(mx*nh+bx, my*nv+by)
+						} else {
+							_, err = br.block(d.dc[c.td], d.ac[c.ta], &c.pred)
+						}
+						if err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if br.zeros > maxZeroBytes {
+			return fmt.Errorf("%w: entropy-coded data truncated", ErrCorrupt)
+		}
+	}
+	if br.zeros > maxZeroBytes {
+		return fmt.Errorf("%w: entropy-coded data truncated", ErrCorrupt)
+	}
+	for _, c := range scomps {
+		if c == luma {
+			d.lumaDone = true
+		}
+	}
+	d.pos = br.resume()
+	return nil
+}
+
+// maxZeroBytes is how far past the end of the entropy-coded data (or a
+// marker) decoding may read zeros before the file counts as truncated.
+const maxZeroBytes = 64
+
+// zigzag maps a coefficient's zigzag index to its natural (row*8+col) one.
+var zigzag = [64]uint8{
+	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+}
+
+// means[0] (scale 2) and means[1] (scale 4): means[.][i][u] is the mean,
+// over output i's pixels, of the inverse DCT's basis function u with its
+// normalisation: C(u)/2 * cos((2x+1)u*pi/16), C(0) = 1/sqrt(2). A block's
+// output (i, j) is then sum over (v, u) of F(v,u) * m[i][v] * m[j][u].
+var means = func() (m [2][4][8]float32) {
+	for t, s := range []int{2, 4} {
+		for i := range 8 / s {
+			for u := range 8 {
+				c := 0.5
+				if u == 0 {
+					c = 0.5 / math.Sqrt2
+				}
+				sum := 0.0
+				for x := i * s; x < (i+1)*s; x++ {
+					sum += math.Cos(float64(2*x+1) * float64(u) * math.Pi / 16)
+				}
+				m[t][i][u] = float32(c * sum / float64(s))
+			}
+		}
+	}
+	return m
+}()

@@ -1,0 +1,169 @@
+package jpegdc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// readPGM reads a binary PGM (djpeg's output).
+func readPGM(t *testing.T, path string) *image.Gray {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w, h, maxv int
+	r := bytes.NewReader(b)
+	if _, err := fmt.Fscanf(r, "P5\n%d %d\n%d\n", &w, &h, &maxv); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	pix := b[len(b)-w*h:]
+	return &image.Gray{Pix: pix, Stride: w, Rect: image.Rect(0, 0, w, h)}
+}
+
+// TestMatchesLibjpeg: every pixel equals libjpeg-turbo's 1/8-scale luma
+// (`djpeg -scale 1/8 -grayscale`, kept beside each fixture), for 4:2:0,
+// 4:2:2 and 4:4:4 sampling, restart intervals, greyscale, optimised
+// Huffman tables, one scan per component and quality 100.
+func TestMatchesLibjpeg(t *testing.T) {
+	for _, name := range []string{"s420", "s422", "s444", "restart", "grey", "optimized", "noninterleaved", "q100"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := Decode(data, Options{MaxPixels: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readPGM(t, filepath.Join("testdata", name+".pgm"))
+			if img.Width != 203 || img.Height != 157 || img.Scale != 8 {
+				t.Errorf("size %dx%d scale %d, want 203x157 scale 8", img.Width, img.Height, img.Scale)
+			}
+			if img.Cols != want.Rect.Dx() || img.Rows != want.Rect.Dy() {
+				t.Fatalf("luma %dx%d, want %v", img.Cols, img.Rows, want.Rect)
+			}
+			for y := range img.Rows {
+				for x := range img.Cols {
+					// libjpeg rounds half up.
+					g := uint8(math.Floor(float64(img.Luma[y*img.Cols+x]) + 0.5))
+					if w := want.GrayAt(x, y).Y; g != w {
+						t.Fatalf("pixel (%d,%d) = %d, libjpeg %d", x, y, g, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestBlockMeans: at 1/2 and 1/4 scale every value is the mean of its
+// block in image/jpeg's full decoding (which rounds and clamps each pixel:
+// hence a tolerance of one level on average and three at most).
+func TestBlockMeans(t *testing.T) {
+	for _, name := range []string{"s420", "s444", "restart", "grey", "noninterleaved", "q100"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y []uint8
+		var stride int
+		switch m := full.(type) {
+		case *image.YCbCr:
+			y, stride = m.Y, m.YStride
+		case *image.Gray:
+			y, stride = m.Pix, m.Stride
+		}
+		for _, scale := range []int{2, 4, 8} {
+			img, err := Decode(data, Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return scale }})
+			if err != nil {
+				t.Fatalf("%s 1/%d: %v", name, scale, err)
+			}
+			worst, sum := 0.0, 0.0
+			for r := range img.Rows {
+				for c := range img.Cols {
+					mean, n := 0.0, 0
+					for yy := r * scale; yy < min((r+1)*scale, 157); yy++ {
+						for xx := c * scale; xx < min((c+1)*scale, 203); xx++ {
+							mean += float64(y[yy*stride+xx])
+							n++
+						}
+					}
+					d := math.Abs(mean/float64(n) - float64(img.Luma[r*img.Cols+c]))
+					if (r+1)*scale > 157 || (c+1)*scale > 203 {
+						continue // the block also averages the encoder's padding
+					}
+					worst, sum = max(worst, d), sum+d
+				}
+			}
+			if avg := sum / float64(img.Rows*img.Cols); avg > 1 || worst > 3 {
+				t.Errorf("%s 1/%d: mean difference %.2f, worst %.2f", name, scale, avg, worst)
+			}
+		}
+	}
+}
+
+func TestRefused(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := read("s420.jpg")
+	// The frame header's height and width (SOF0 at a fixed place in this file).
+	sof := bytes.Index(good, []byte{0xff, 0xc0})
+	huge := bytes.Clone(good)
+	copy(huge[sof+5:], []byte{0xea, 0x60, 0xea, 0x60}) // 60000 x 60000
+	cut := good[:len(good)*2/3]
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"progressive", read("progressive.jpg"), ErrUnsupported},
+		{"arithmetic", read("arithmetic.jpg"), ErrUnsupported},
+		{"rgb", read("rgb.jpg"), ErrUnsupported},
+		{"bomb", huge, ErrTooLarge},
+		{"truncated", cut, ErrCorrupt},
+		{"empty", nil, ErrCorrupt},
+		{"png", []byte("\x89PNG\r\n\x1a\n"), ErrCorrupt},
+		{"soi only", []byte{0xff, 0xd8, 0xff, 0xd9}, ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode(tc.data, Options{MaxPixels: 100_000_000})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"s420.jpg", "restart.jpg", "grey.jpg", "noninterleaved.jpg"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, scale := range []int{2, 8} {
+			img, err := Decode(data, Options{MaxPixels: 1 << 22, Scale: func(int, int) int { return scale }})
+			if err == nil && (img.Cols != (img.Width+scale-1)/scale || img.Rows != (img.Height+scale-1)/scale || len(img.Luma) != img.Rows*img.Cols) {
+				t.Fatalf("luma %dx%d for %dx%d at 1/%d", img.Cols, img.Rows, img.Width, img.Height, scale)
+			}
+		}
+	})
+}

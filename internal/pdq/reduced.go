@@ -1,0 +1,88 @@
+package pdq
+
+// HashReduced hashes an image known only as the means of its s x s blocks
+// (rows x cols of them, as a JPEG decoded at 1/s scale in the DCT domain
+// gives), approximating the hash of the full fullRows x fullCols image: the
+// reference's two box filters and 64x64 decimation are worked out for the
+// full image, then applied to the blocks with each block taken as uniform.
+// Hashing the small image as it stands would filter it with windows sized
+// for the small image and sample it on its own coarse grid, which moves
+// hashes by about 12 bits at 1/8 scale (median, 1-12 MP photos); this way
+// it is about 2. luma is not modified.
+func (h *Hasher) HashReduced(luma []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
+	if fullRows < minHashableDim || fullCols < minHashableDim || rows < 1 || cols < 1 {
+		var d *Dihedral
+		if dihedral {
+			d = new(Dihedral)
+		}
+		return Result{}, d
+	}
+	wr := reducedWeights(fullRows, rows, s)
+	wc := reducedWeights(fullCols, cols, s)
+	// t = luma * wc^T: each block row sampled at the 64 columns.
+	if cap(h.cols64) < rows*64 {
+		h.cols64 = make([]float32, rows*64)
+	}
+	t := h.cols64[:rows*64]
+	for k := range rows {
+		row := luma[k*cols : (k+1)*cols]
+		for j, w := range wc {
+			sum := float32(0)
+			for i, v := range w.weights {
+				sum += v * row[w.first+i]
+			}
+			t[k*64+j] = sum
+		}
+	}
+	var buf64 [64 * 64]float32
+	for i, w := range wr {
+		out := buf64[i*64 : i*64+64]
+		for k, v := range w.weights {
+			src := t[(w.first+k)*64 : (w.first+k)*64+64]
+			for j := range out {
+				out[j] += v * src[j]
+			}
+		}
+	}
+	return finish(&buf64, dihedral)
+}
+
+// sparseWeights are the weights of blocks first, first+1, ... in one
+// decimated sample.
+type sparseWeights struct {
+	first   int
+	weights []float32
+}
+
+// reducedWeights returns, for each of the 64 samples along an axis of n
+// pixels, the weight of each block of s pixels (m blocks) in the
+// reference's two box filters at that sample.
+func reducedWeights(n, m, s int) [64]sparseWeights {
+	bw := newBoxWindow(n, windowSize(n))
+	window := func(i int) (lo, hi int) {
+		return max(0, i-(bw.w-bw.half)), min(n-1, i+bw.half-1)
+	}
+	var out [64]sparseWeights
+	for j := range out {
+		c := decimationIndex(j, n)
+		// Kernel over pixels: the second box at c over the first boxes.
+		lo, hi := window(c)
+		plo, _ := window(lo)
+		_, phi := window(hi)
+		k := make([]float64, phi-plo+1)
+		for y := lo; y <= hi; y++ {
+			a, b := window(y)
+			v := 1 / float64(bw.count(c)) / float64(bw.count(y))
+			for x := a; x <= b; x++ {
+				k[x-plo] += v
+			}
+		}
+		first, last := plo/s, min(phi/s, m-1)
+		w := make([]float32, last-first+1)
+		for x, v := range k {
+			w[min((plo+x)/s, m-1)-first] += float32(v)
+		}
+		out[j] = sparseWeights{first: first, weights: w}
+	}
+	return out
+}
