@@ -7,7 +7,7 @@ import (
 )
 
 func BenchmarkDecode(b *testing.B) {
-	data, err := os.ReadFile("testdata/q100.jpg")
+	data, err := os.ReadFile(benchFile())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -21,4 +21,12 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchFile is the JPEG benchmarked: $IVID_BENCH_JPEG, or a fixture.
+func benchFile() string {
+	if f := os.Getenv("IVID_BENCH_JPEG"); f != "" {
+		return f
+	}
+	return "testdata/q100.jpg"
 }

@@ -321,6 +321,19 @@ func (d *decoder) scan(seg []byte) error {
 	}
 	n := 8 / d.scale // outputs per block side
 	q := &d.quant[luma.tq]
+	// weights[k][i*n+j]: coefficient k's share (dequantised) in output (i, j).
+	var weights [64][16]float32
+	if d.scale < 8 {
+		m := &means[d.scale/4]
+		for k := range 64 {
+			row, col := zigzag[k]/8, zigzag[k]%8
+			for i := range n {
+				for j := range n {
+					weights[k][i*n+j] = float32(q[k]) * m[i][row] * m[j][col]
+				}
+			}
+		}
+	}
 	var coef [64]int32
 	nz := make([]uint8, 0, 64)
 	lumaBlock := func(bx, by int) error {
@@ -340,16 +353,19 @@ func (d *decoder) scan(seg []byte) error {
 			return err
 		}
 		var blk [16]float32
-		m := &means[d.scale/4]
 		for _, k := range nz {
-			v := float32(coef[k]) * float32(q[k])
+			v := float32(coef[k])
 			coef[k] = 0
-			row, col := zigzag[k]/8, zigzag[k]%8
-			for i := range n {
-				vi := v * m[i][row]
-				for j := range n {
-					blk[i*n+j] += vi * m[j][col]
-				}
+			w := &weights[k]
+			if n == 2 {
+				blk[0] += v * w[0]
+				blk[1] += v * w[1]
+				blk[2] += v * w[2]
+				blk[3] += v * w[3]
+				continue
+			}
+			for i := range blk {
+				blk[i] += v * w[i]
 			}
 		}
 		for i := range n {
