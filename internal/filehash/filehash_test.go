@@ -11,6 +11,9 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -287,4 +290,50 @@ func TestFastScale(t *testing.T) {
 			t.Errorf("FastScale(%d, %d) = %d, want %d", tc.w, tc.h, got, tc.want)
 		}
 	}
+}
+
+// TestFastAgainstReference: every JPEG of the upstream reference set that
+// --fast decodes at reduced scale (baseline and progressive, 512 to 4032
+// pixels) hashes within 8 bits of the reference's full-resolution hash
+// (libjpeg-turbo decoding), and within 2 bits at the median.
+func TestFastAgainstReference(t *testing.T) {
+	const dir = "../../testdata/pdq"
+	b, err := os.ReadFile(filepath.Join(dir, "expected.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	col := map[string]int{}
+	for i, name := range strings.Split(lines[0], "\t") {
+		col[name] = i
+	}
+	h := New(Options{Fast: true})
+	var dists []int
+	for _, line := range lines[1:] {
+		f := strings.Split(line, "\t")
+		if q, _ := strconv.Atoi(f[col["full_quality"]]); !strings.HasSuffix(f[col["path"]], ".jpg") || q < 50 {
+			continue
+		}
+		rec, _, err := h.File(filepath.Join(dir, "images", f[col["path"]]))
+		if err != nil || rec.FastScale == 0 {
+			continue // small, CMYK...: decoded in full, covered by the pdq tests
+		}
+		want, err := pdq.ParseHex(f[col["full_hash"]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := pdq.Distance(*rec.PDQ, want)
+		if d > 8 {
+			t.Errorf("%s (1/%d): %d bits from the reference", f[col["path"]], rec.FastScale, d)
+		}
+		dists = append(dists, d)
+	}
+	if len(dists) < 20 {
+		t.Fatalf("only %d JPEGs hashed at reduced scale", len(dists))
+	}
+	slices.Sort(dists)
+	if m := dists[len(dists)/2]; m > 2 {
+		t.Errorf("median %d bits from the reference, want at most 2 (%v)", m, dists)
+	}
+	t.Logf("%d JPEGs: distances %v", len(dists), dists)
 }

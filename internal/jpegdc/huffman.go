@@ -275,3 +275,41 @@ func (b *bitReader) resume() int {
 	}
 	return len(b.data)
 }
+
+// receive reads n bits (n <= 16) as an unsigned value.
+func (b *bitReader) receive(n uint) int32 {
+	if n == 0 {
+		return 0
+	}
+	if b.n < n {
+		b.fill()
+	}
+	v := int32(b.acc >> (64 - n))
+	b.drop(n)
+	return v
+}
+
+// extend reads an s-bit magnitude category's value (T.81 F.2.2.1).
+func (b *bitReader) extend(s uint) int32 {
+	v := b.receive(s)
+	if v < 1<<(s-1) {
+		v -= 1<<s - 1
+	}
+	return v
+}
+
+// symbol decodes one Huffman symbol.
+func (b *bitReader) symbol(t *table) (byte, error) {
+	if b.n < 32 {
+		b.fill()
+	}
+	lut := &t.fast
+	if t.ac {
+		lut = &t.sym
+	}
+	if e := lut[b.acc>>(64-fastBits)]; e != 0 {
+		b.drop(uint(e & 31))
+		return byte(e >> 5), nil
+	}
+	return b.slow(t)
+}

@@ -4,10 +4,12 @@
 // 1/8, the DC coefficient alone, as libjpeg's 1/8 scaling). The fast first
 // pass of triage: little is left to pay beyond the entropy decoding.
 //
-// Only what that needs is supported: 8-bit sequential Huffman JPEGs (SOF0,
-// SOF1) whose first component is luma. Everything else (progressive,
-// arithmetic, lossless, 12-bit, RGB or CMYK JPEGs) returns [ErrUnsupported]
-// and the caller decodes the full image instead.
+// Supported: 8-bit Huffman JPEGs, sequential (SOF0, SOF1) or progressive
+// (SOF2), whose first component is luma. Of a progressive JPEG only the
+// luma's scans are decoded (at 1/8, only its DC scans); the chroma's AC
+// scans are skipped unread. Everything else (arithmetic, lossless, 12-bit,
+// RGB or CMYK JPEGs) returns [ErrUnsupported] and the caller decodes the
+// full image instead.
 package jpegdc
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 var (
@@ -48,29 +51,35 @@ type Options struct {
 }
 
 type component struct {
-	id, h, v, tq int
-	td, ta       int // Huffman tables of the current scan
-	pred         int32
+	id, h, v, tq     int
+	blocksX, blocksY int // the component's own blocks (non-interleaved scans)
+	td, ta           int // Huffman tables of the current scan
+	pred             int32
 }
 
 type decoder struct {
-	data       []byte
-	pos        int
-	width      int
-	height     int
-	comps      []component
-	quant      [4][64]uint16
-	haveQuant  [4]bool
-	dc, ac     [4]*table
-	restart    int
-	adobe      bool
-	adobeXform int
-	frame      bool
-	bits       bitReader
-	opts       Options
-	scale      int
-	out        *Image
-	lumaDone   bool
+	data         []byte
+	pos          int
+	width        int
+	height       int
+	comps        []component
+	quant        [4][64]uint16
+	haveQuant    [4]bool
+	dc, ac       [4]*table
+	restart      int
+	adobe        bool
+	adobeXform   int
+	frame        bool
+	progressive  bool
+	mcusX, mcusY int
+	weights      [64][16]float32
+	coefs        []int16 // progressive: the luma's coefficients, zigzag order, 64 a block (1 at 1/8)
+	scans        int     // progressive scans decoded
+	bits         bitReader
+	opts         Options
+	scale        int
+	out          *Image
+	lumaDone     bool
 }
 
 // Decode decodes data's luma at reduced scale.
@@ -87,10 +96,11 @@ func Decode(data []byte, opts Options) (*Image, error) {
 		}
 		switch {
 		case marker == 0xd9: // EOI
-			if !d.frame || d.out == nil {
+			if !d.frame || d.out == nil || !d.progressive || d.scans == 0 {
 				return nil, fmt.Errorf("%w: no image data", ErrCorrupt)
 			}
-			return nil, fmt.Errorf("%w: image data ended before the luma", ErrCorrupt)
+			d.finishProgressive()
+			return d.out, nil
 		case marker >= 0xd0 && marker <= 0xd7, marker == 0x01:
 			continue // stray restart or TEM: no length
 		}
@@ -99,12 +109,13 @@ func Decode(data []byte, opts Options) (*Image, error) {
 			return nil, err
 		}
 		switch {
-		case marker == 0xc0 || marker == 0xc1:
+		case marker == 0xc0 || marker == 0xc1 || marker == 0xc2:
+			d.progressive = marker == 0xc2
 			if err := d.parseFrame(seg); err != nil {
 				return nil, err
 			}
-		case marker >= 0xc2 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
-			return nil, fmt.Errorf("%w: SOF%d (progressive, lossless, hierarchical or arithmetic)", ErrUnsupported, marker-0xc0)
+		case marker >= 0xc3 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
+			return nil, fmt.Errorf("%w: SOF%d (lossless, hierarchical or arithmetic)", ErrUnsupported, marker-0xc0)
 		case marker == 0xcc:
 			return nil, fmt.Errorf("%w: arithmetic coding", ErrUnsupported)
 		case marker == 0xc4:
@@ -208,6 +219,23 @@ func (d *decoder) parseFrame(seg []byte) error {
 		return fmt.Errorf("%w: no reduced scale for %dx%d", ErrUnsupported, d.width, d.height)
 	}
 	d.frame = true
+	hmax, vmax := 1, 1
+	for _, c := range d.comps {
+		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
+	}
+	d.mcusX, d.mcusY = (d.width+8*hmax-1)/(8*hmax), (d.height+8*vmax-1)/(8*vmax)
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.blocksX = ((d.width*c.h+hmax-1)/hmax + 7) / 8
+		c.blocksY = ((d.height*c.v+vmax-1)/vmax + 7) / 8
+	}
+	if d.progressive {
+		stride := 64
+		if d.scale == 8 {
+			stride = 1
+		}
+		d.coefs = make([]int16, d.comps[0].blocksX*d.comps[0].blocksY*stride)
+	}
 	rows, cols := (d.height+d.scale-1)/d.scale, (d.width+d.scale-1)/d.scale
 	d.out = &Image{Luma: make([]float32, rows*cols), Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
 	return nil
@@ -268,7 +296,7 @@ func (d *decoder) parseHuffman(seg []byte) error {
 	return nil
 }
 
-// scan decodes a scan's entropy-coded data, keeping the luma DC values.
+// scan decodes a scan's entropy-coded data, keeping what the luma needs.
 func (d *decoder) scan(seg []byte) error {
 	if !d.frame {
 		return fmt.Errorf("%w: scan before frame", ErrCorrupt)
@@ -280,6 +308,7 @@ func (d *decoder) scan(seg []byte) error {
 	if ns < 1 || ns > len(d.comps) || len(seg) != 4+2*ns {
 		return fmt.Errorf("%w: SOS with %d components", ErrCorrupt, ns)
 	}
+	ss, se, ah, al := int(seg[1+2*ns]), int(seg[2+2*ns]), int(seg[3+2*ns]>>4), uint(seg[3+2*ns]&15)
 	var scomps []*component
 	for i := range ns {
 		id, tables := int(seg[1+2*i]), seg[2+2*i]
@@ -293,7 +322,9 @@ func (d *decoder) scan(seg []byte) error {
 			return fmt.Errorf("%w: scan names unknown component %d", ErrCorrupt, id)
 		}
 		c.td, c.ta = int(tables>>4), int(tables&15)
-		if c.td > 3 || c.ta > 3 || d.dc[c.td] == nil || d.ac[c.ta] == nil {
+		needDC := !d.progressive || ss == 0 && ah == 0
+		needAC := !d.progressive || ss > 0
+		if c.td > 3 || c.ta > 3 || needDC && d.dc[c.td] == nil || needAC && d.ac[c.ta] == nil {
 			return fmt.Errorf("%w: scan uses an undefined Huffman table", ErrCorrupt)
 		}
 		c.pred = 0
@@ -303,85 +334,28 @@ func (d *decoder) scan(seg []byte) error {
 	if !d.haveQuant[luma.tq] {
 		return fmt.Errorf("%w: no quantisation table for luma", ErrCorrupt)
 	}
-	d.bits = bitReader{data: d.data, pos: d.pos}
-
-	hmax, vmax := 1, 1
-	for _, c := range d.comps {
-		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
+	d.setWeights()
+	if d.progressive {
+		if ss > se || se > 63 || ss == 0 && se != 0 || ss > 0 && ns != 1 || al > 13 {
+			return fmt.Errorf("%w: progressive scan %d-%d, %d components", ErrCorrupt, ss, se, ns)
+		}
+		if ss > 0 && (scomps[0] != luma || d.scale == 8) {
+			// AC of chroma, or AC not needed at 1/8: skip the scan's data.
+			d.pos = (&bitReader{data: d.data, pos: d.pos}).resume()
+			return nil
+		}
+		d.scans++
 	}
-	var mcusX, mcusY int
+	d.bits = bitReader{data: d.data, pos: d.pos}
+	br := &d.bits
+	mcusX, mcusY := d.mcusX, d.mcusY
 	if ns == 1 {
 		// A non-interleaved scan walks the component's own blocks.
-		c := scomps[0]
-		cw := (d.width*c.h + hmax - 1) / hmax
-		ch := (d.height*c.v + vmax - 1) / vmax
-		mcusX, mcusY = (cw+7)/8, (ch+7)/8
-	} else {
-		mcusX, mcusY = (d.width+8*hmax-1)/(8*hmax), (d.height+8*vmax-1)/(8*vmax)
-	}
-	n := 8 / d.scale // outputs per block side
-	q := &d.quant[luma.tq]
-	// weights[k][i*n+j]: coefficient k's share (dequantised) in output (i, j).
-	var weights [64][16]float32
-	if d.scale < 8 {
-		m := &means[d.scale/4]
-		for k := range 64 {
-			row, col := zigzag[k]/8, zigzag[k]%8
-			for i := range n {
-				for j := range n {
-					weights[k][i*n+j] = float32(q[k]) * m[i][row] * m[j][col]
-				}
-			}
-		}
+		mcusX, mcusY = scomps[0].blocksX, scomps[0].blocksY
 	}
 	var coef [64]int32
 	nz := make([]uint8, 0, 64)
-	lumaBlock := func(bx, by int) error {
-		if d.scale == 8 {
-			dc, err := d.bits.block(d.dc[luma.td], d.ac[luma.ta], &luma.pred)
-			if err != nil {
-				return err
-			}
-			if bx < d.out.Cols && by < d.out.Rows {
-				d.out.Luma[by*d.out.Cols+bx] = min(max(float32(dc)*float32(q[0])/8+128, 0), 255)
-			}
-			return nil
-		}
-		var err error
-		nz, err = d.bits.coefficients(d.dc[luma.td], d.ac[luma.ta], &luma.pred, &coef, nz[:0])
-		if err != nil {
-			return err
-		}
-		var blk [16]float32
-		for _, k := range nz {
-			v := float32(coef[k])
-			coef[k] = 0
-			w := &weights[k]
-			if n == 2 {
-				blk[0] += v * w[0]
-				blk[1] += v * w[1]
-				blk[2] += v * w[2]
-				blk[3] += v * w[3]
-				continue
-			}
-			for i := range blk {
-				blk[i] += v * w[i]
-			}
-		}
-		for i := range n {
-			y := by*n + i
-			if y >= d.out.Rows {
-				break
-			}
-			for j := range n {
-				if x := bx*n + j; x < d.out.Cols {
-					d.out.Luma[y*d.out.Cols+x] = min(max(blk[i*n+j]+128, 0), 255)
-				}
-			}
-		}
-		return nil
-	}
-	br := &d.bits
+	eobrun := 0
 	left := d.restart
 	for my := range mcusY {
 		for mx := range mcusX {
@@ -393,6 +367,7 @@ func (d *decoder) scan(seg []byte) error {
 					for _, c := range scomps {
 						c.pred = 0
 					}
+					eobrun = 0
 					left = d.restart
 				}
 				left--
@@ -404,11 +379,26 @@ func (d *decoder) scan(seg []byte) error {
 				}
 				for by := range nv {
 					for bx := range nh {
+						bx, by := mx*nh+bx, my*nv+by
 						var err error
-						if c == luma {
-							err = lumaBlock(mx*nh+bx, my*nv+by)
-						} else {
+						switch {
+						case c != luma && !d.progressive:
 							_, err = br.block(d.dc[c.td], d.ac[c.ta], &c.pred)
+						case c != luma && ah == 0:
+							_, err = br.block(d.dc[c.td], nil, &c.pred) // a DC scan: no AC
+						case c != luma:
+							br.receive(1) // a DC refinement bit
+						case !d.progressive && d.scale == 8:
+							var dc int32
+							if dc, err = br.block(d.dc[c.td], d.ac[c.ta], &c.pred); err == nil {
+								d.emitDC(bx, by, dc)
+							}
+						case !d.progressive:
+							if nz, err = br.coefficients(d.dc[c.td], d.ac[c.ta], &c.pred, &coef, nz[:0]); err == nil {
+								d.emit(bx, by, &coef, nz)
+							}
+						default:
+							err = d.progressiveBlock(c, bx, by, ss, se, ah, al, &eobrun)
 						}
 						if err != nil {
 							return err
@@ -424,13 +414,70 @@ func (d *decoder) scan(seg []byte) error {
 	if br.zeros > maxZeroBytes {
 		return fmt.Errorf("%w: entropy-coded data truncated", ErrCorrupt)
 	}
-	for _, c := range scomps {
-		if c == luma {
-			d.lumaDone = true
-		}
+	if !d.progressive && slices.Contains(scomps, luma) {
+		d.lumaDone = true
 	}
 	d.pos = br.resume()
 	return nil
+}
+
+// emitDC writes a block's output at 1/8 scale from its DC coefficient.
+func (d *decoder) emitDC(bx, by int, dc int32) {
+	if bx < d.out.Cols && by < d.out.Rows {
+		d.out.Luma[by*d.out.Cols+bx] = min(max(float32(dc)*float32(d.quant[d.comps[0].tq][0])/8+128, 0), 255)
+	}
+}
+
+// emit writes a block's outputs from its coefficients (zigzag order; the
+// non-zero ones listed in nz, cleared on the way).
+func (d *decoder) emit(bx, by int, coef *[64]int32, nz []uint8) {
+	n := 8 / d.scale
+	var blk [16]float32
+	for _, k := range nz {
+		v := float32(coef[k])
+		coef[k] = 0
+		w := &d.weights[k]
+		if n == 2 {
+			blk[0] += v * w[0]
+			blk[1] += v * w[1]
+			blk[2] += v * w[2]
+			blk[3] += v * w[3]
+			continue
+		}
+		for i := range blk {
+			blk[i] += v * w[i]
+		}
+	}
+	for i := range n {
+		y := by*n + i
+		if y >= d.out.Rows {
+			break
+		}
+		for j := range n {
+			if x := bx*n + j; x < d.out.Cols {
+				d.out.Luma[y*d.out.Cols+x] = min(max(blk[i*n+j]+128, 0), 255)
+			}
+		}
+	}
+}
+
+// setWeights fills d.weights[k][i*n+j], coefficient k's share
+// (dequantised) in output (i, j) of its block.
+func (d *decoder) setWeights() {
+	if d.scale == 8 {
+		return
+	}
+	n := 8 / d.scale
+	q := &d.quant[d.comps[0].tq]
+	m := &means[d.scale/4]
+	for k := range 64 {
+		row, col := zigzag[k]/8, zigzag[k]%8
+		for i := range n {
+			for j := range n {
+				d.weights[k][i*n+j] = float32(q[k]) * m[i][row] * m[j][col]
+			}
+		}
+	}
 }
 
 // maxZeroBytes is how far past the end of the entropy-coded data (or a
