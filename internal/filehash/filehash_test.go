@@ -234,10 +234,10 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-// TestFast: with Options.Fast a baseline JPEG is hashed from its luma at
-// reduced scale, a few bits from full mode; a small or progressive JPEG,
-// and a corrupt one, take the full path (the corrupt one with the same
-// error as without Fast).
+// TestFast: with Options.Fast a baseline or progressive JPEG is hashed from
+// its luma at reduced scale, a few bits from full mode; a CMYK JPEG and a
+// corrupt one take the full path (the corrupt one with the same error as
+// without Fast).
 func TestFast(t *testing.T) {
 	dir := t.TempDir()
 	var buf bytes.Buffer
@@ -257,7 +257,8 @@ func TestFast(t *testing.T) {
 		wantScale int
 	}{
 		{photo, 8},
-		{filepath.Join(mediaTestdata, "sample-progressive.jpg"), 0},
+		{filepath.Join(mediaTestdata, "sample-progressive.jpg"), 2},
+		{filepath.Join(mediaTestdata, "sample-cmyk.jpg"), 0},
 		{filepath.Join(mediaTestdata, "sample-grey.jpg"), 2},
 		{cut, 0},
 	} {
