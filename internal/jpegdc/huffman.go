@@ -14,10 +14,14 @@ const fastBits = 9
 // to drop (code and value, up to 24) | coefficients advanced<<5 (64 for
 // end of block). Zero means the code is longer than fastBits.
 type table struct {
-	fast    [1 << fastBits]uint16
-	sym     [1 << fastBits]uint16 // AC tables: length | symbol<<5, for decoding values
-	maxcode [17]int32             // largest code of each length, -1 if none
-	valptr  [17]int32             // index in vals of the first code of each length
+	fast [1 << fastBits]uint16
+	sym  [1 << fastBits]uint16 // AC tables: length | symbol<<5, for decoding values
+	// AC tables, symbols whose code and value fit fastBits together:
+	// bits | run<<5 | noValue<<9 | value<<16 (noValue: end of block or
+	// sixteen zeros). Zero means use sym.
+	acv     [1 << fastBits]int32
+	maxcode [17]int32 // largest code of each length, -1 if none
+	valptr  [17]int32 // index in vals of the first code of each length
 	mincode [17]int32
 	vals    []byte
 	ac      bool
@@ -45,6 +49,7 @@ func newTable(counts [16]int, vals []byte, ac bool) (*table, error) {
 					for i := code << (fastBits - l); i < (code+1)<<(fastBits-l); i++ {
 						t.sym[i] = uint16(l) | uint16(sym)<<5
 					}
+					t.setValueEntries(l, code, sym)
 				} else {
 					e = uint16(l) | uint16(sym)<<5
 				}
@@ -59,6 +64,32 @@ func newTable(counts [16]int, vals []byte, ac bool) (*table, error) {
 		code <<= 1
 	}
 	return t, nil
+}
+
+// setValueEntries fills acv for AC symbol rs with an l-bit code.
+func (t *table) setValueEntries(l int, code int32, rs byte) {
+	r, s := int32(rs>>4), int(rs&15)
+	if l+s > fastBits {
+		return
+	}
+	if s == 0 {
+		shift := fastBits - l
+		for i := code << shift; i < (code+1)<<shift; i++ {
+			t.acv[i] = int32(l) | r<<5 | 1<<9
+		}
+		return
+	}
+	shift := fastBits - l - s
+	for v := range int32(1) << s {
+		x := v
+		if x < 1<<(s-1) {
+			x -= 1<<s - 1
+		}
+		base := (code<<s | v) << shift
+		for i := base; i < base+1<<shift; i++ {
+			t.acv[i] = int32(l+s) | r<<5 | x<<16
+		}
+	}
 }
 
 // acEntry encodes how to skip an AC symbol rs whose code has l bits.
@@ -212,6 +243,25 @@ func (b *bitReader) coefficients(dc, ac *table, pred *int32, coef *[64]int32, nz
 	for k := 1; k < 64; {
 		if b.n < 32 {
 			b.fill()
+		}
+		if e := ac.acv[b.acc>>(64-fastBits)]; e != 0 {
+			b.drop(uint(e & 31))
+			r := int(e>>5) & 15
+			if e&(1<<9) != 0 {
+				if r != 15 {
+					break
+				}
+				k += 16
+				continue
+			}
+			k += r
+			if k > 63 {
+				return nz, fmt.Errorf("%w: coefficient index past 63", ErrCorrupt)
+			}
+			coef[k] = e >> 16
+			nz = append(nz, uint8(k))
+			k++
+			continue
 		}
 		var rs byte
 		if e := ac.sym[b.acc>>(64-fastBits)]; e != 0 {

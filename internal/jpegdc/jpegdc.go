@@ -433,29 +433,40 @@ func (d *decoder) emitDC(bx, by int, dc int32) {
 func (d *decoder) emit(bx, by int, coef *[64]int32, nz []uint8) {
 	n := 8 / d.scale
 	var blk [16]float32
-	for _, k := range nz {
-		v := float32(coef[k])
-		coef[k] = 0
-		w := &d.weights[k]
-		if n == 2 {
-			blk[0] += v * w[0]
-			blk[1] += v * w[1]
-			blk[2] += v * w[2]
-			blk[3] += v * w[3]
-			continue
+	if n == 2 {
+		var b0, b1, b2, b3 float32
+		for _, k := range nz {
+			k &= 63
+			v := float32(coef[k])
+			coef[k] = 0
+			w := &d.weights[k]
+			b0 += v * w[0]
+			b1 += v * w[1]
+			b2 += v * w[2]
+			b3 += v * w[3]
 		}
-		for i := range blk {
-			blk[i] += v * w[i]
+		blk[0], blk[1], blk[2], blk[3] = b0, b1, b2, b3
+	} else {
+		for _, k := range nz {
+			k &= 63
+			v := float32(coef[k])
+			coef[k] = 0
+			w := &d.weights[k]
+			for i := range blk {
+				blk[i] += v * w[i]
+			}
 		}
 	}
+	out := d.out
 	for i := range n {
 		y := by*n + i
-		if y >= d.out.Rows {
+		if y >= out.Rows {
 			break
 		}
+		row := out.Luma[y*out.Cols : (y+1)*out.Cols]
 		for j := range n {
-			if x := bx*n + j; x < d.out.Cols {
-				d.out.Luma[y*d.out.Cols+x] = min(max(blk[i*n+j]+128, 0), 255)
+			if x := bx*n + j; x < len(row) {
+				row[x] = min(max(blk[i*n+j]+128, 0), 255)
 			}
 		}
 	}
