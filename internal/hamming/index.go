@@ -53,7 +53,8 @@ type Index struct {
 // in the order of chunk 0's value, so chunk 0's buckets are ranges of codes
 // and need no entry array.
 type static struct {
-	codes   []pdq.Hash
+	perm    *permutation // nil: bits in their own order
+	codes   []pdq.Hash   // permuted
 	ids     idList
 	deleted []uint64 // bitset over positions
 	live    int
@@ -205,7 +206,7 @@ func (x *Index) entriesLocked() []Entry {
 	all := make([]Entry, 0, st.live+len(x.delta))
 	for i, c := range st.codes {
 		if !st.isDeleted(uint32(i)) {
-			all = append(all, Entry{ID: st.ids.at(uint32(i)), Hash: c})
+			all = append(all, Entry{ID: st.ids.at(uint32(i)), Hash: st.perm.back(c)})
 		}
 	}
 	return append(all, x.delta...)
@@ -292,12 +293,23 @@ func buildWidth(entries []Entry, w uint) *static {
 		st.chunks = append(st.chunks, chunk{start: start, width: width})
 		start += width
 	}
+	if n >= permuteMin {
+		sample := make([]pdq.Hash, 0, 16384)
+		for i := 0; i < n; i += max(1, n/cap(sample)) {
+			sample = append(sample, entries[i].Hash)
+		}
+		widths := make([]uint, m)
+		for i := range widths {
+			widths[i] = st.chunks[i].width
+		}
+		st.perm = newPermutation(sample, widths)
+	}
 	// Chunk 0: place the codes themselves in bucket order.
 	c0 := &st.chunks[0]
 	counts := make([]uint32, 1<<c0.width+1)
 	wideIDs := false
 	for _, e := range entries {
-		counts[extract(e.Hash, c0.start, c0.width)]++
+		counts[extract(st.perm.forward(e.Hash), c0.start, c0.width)]++
 		wideIDs = wideIDs || e.ID > math.MaxUint32
 	}
 	var next []uint32
@@ -309,10 +321,11 @@ func buildWidth(entries []Entry, w uint) *static {
 		st.ids.narrow = make([]uint32, n)
 	}
 	for _, e := range entries {
-		v := extract(e.Hash, c0.start, c0.width)
+		h := st.perm.forward(e.Hash)
+		v := extract(h, c0.start, c0.width)
 		pos := next[v]
 		next[v]++
-		st.codes[pos] = e.Hash
+		st.codes[pos] = h
 		if wideIDs {
 			st.ids.wide[pos] = e.ID
 		} else {
@@ -411,11 +424,12 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	if len(st.codes) == 0 || r < 0 {
 		return
 	}
+	h = st.perm.forward(h)
 	// Past a few bucket reads per entry, a linear scan is cheaper.
 	if r >= pdq.Size || st.probeCost(r)*8 > float64(len(st.codes)) {
 		for i, c := range st.codes {
 			if d := pdq.Distance(c, h); d <= r && !st.isDeleted(uint32(i)) {
-				fn(Match{ID: st.ids.at(uint32(i)), Hash: c, Distance: d})
+				fn(Match{ID: st.ids.at(uint32(i)), Hash: st.perm.back(c), Distance: d})
 			}
 		}
 		return
@@ -457,7 +471,7 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 		if d > r || st.isDeleted(c.v) || st.foundEarlier(code, &qv, radii[:m], int(c.t)) {
 			continue
 		}
-		fn(Match{ID: st.ids.at(c.v), Hash: *code, Distance: d})
+		fn(Match{ID: st.ids.at(c.v), Hash: st.perm.back(*code), Distance: d})
 	}
 }
 
@@ -531,6 +545,7 @@ func (st *static) exact(h pdq.Hash, fn func(pos uint32)) {
 	if len(st.codes) == 0 {
 		return
 	}
+	h = st.perm.forward(h)
 	c := &st.chunks[0]
 	v := extract(h, c.start, c.width)
 	for pos := c.buckets.off(v); pos < c.buckets.off(v+1); pos++ {

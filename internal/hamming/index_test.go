@@ -315,3 +315,42 @@ func TestSelectK(t *testing.T) {
 		}
 	}
 }
+
+// TestPermutedIndex: from permuteMin entries the index reorders bits;
+// answers (IDs, hashes as given, distances) still equal brute force, and
+// the permutation is a bijection that keeps distances.
+func TestPermutedIndex(t *testing.T) {
+	codes := Generate(Correlated, permuteMin+5000, 11)
+	entries := entriesOf(codes)
+	x := Build(entries)
+	p := x.st.perm
+	if p == nil {
+		t.Fatal("no permutation at permuteMin entries")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		a, b := randomHash(r), randomHash(r)
+		if p.back(p.forward(a)) != a || pdq.Distance(p.forward(a), p.forward(b)) != pdq.Distance(a, b) {
+			t.Fatal("permutation lost a bit or changed a distance")
+		}
+	}
+	if p.forward(codes[0]) == codes[0] {
+		t.Error("the permutation is the identity on correlated data")
+	}
+	for q := range 40 {
+		h := FlipBits(codes[r.IntN(len(codes))], r.IntN(40), r)
+		if q%4 == 0 {
+			h = randomHash(r)
+		}
+		for _, rad := range []int{0, 8, 31, 48, 100} {
+			if got, want := x.Range(h, rad), bruteRange(entries, h, rad); !slices.Equal(got, want) {
+				t.Fatalf("r=%d: got %d matches, want %d", rad, len(got), len(want))
+			}
+		}
+	}
+	all := x.Entries()
+	slices.SortFunc(all, func(a, b Entry) int { return int(a.ID) - int(b.ID) })
+	if !slices.Equal(all, entries) {
+		t.Error("Entries does not give back the entries built from")
+	}
+}
