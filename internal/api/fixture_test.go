@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/filehash"
@@ -64,6 +65,9 @@ func newFixtureWith(t *testing.T, db *storage.DB, opts Options, cfg ivid.Config)
 	}
 	bs, err := blob.Open(ctx, be, blob.GenerateKey())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Secrets, err = auth.NewSecretBox(bs.DeriveKey("second-factor secrets")); err != nil {
 		t.Fatal(err)
 	}
 	svc, err := ivid.NewService(ctx, db, bs, cfg)

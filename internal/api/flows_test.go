@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -217,8 +218,16 @@ func TestSignInWithTOTP(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, "qr_png_base64") {
 			t.Fatalf("enrol: %d %s", resp.StatusCode, body)
 		}
+		var enrol struct{ Secret string }
+		if err := json.Unmarshal([]byte(body), &enrol); err != nil || enrol.Secret == "" {
+			t.Fatalf("enrolment answer %s: %v", body, err)
+		}
+		// The database holds the secret sealed, not as it was shown.
 		u, _ := db.UserByName(context.Background(), "camille")
-		code, _ := auth.TOTPCode(u.TOTPSecret, time.Now())
+		if !auth.IsSealed(u.TOTPSecret) || strings.Contains(u.TOTPSecret, enrol.Secret) {
+			t.Fatalf("stored second-factor secret %q is not sealed", u.TOTPSecret)
+		}
+		code, _ := auth.TOTPCode(enrol.Secret, time.Now())
 		if resp, body := post("/api/v1/me/totp/confirm", `{"code":"000000"}`); resp.StatusCode != 400 && code != "000000" {
 			t.Fatalf("wrong code: %d %s", resp.StatusCode, body)
 		}
@@ -232,7 +241,7 @@ func TestSignInWithTOTP(t *testing.T) {
 		if resp, _ := post("/api/v1/login", `{"name":"camille","password":"`+pw+`"}`); resp.StatusCode != 401 {
 			t.Fatalf("no code: %d", resp.StatusCode)
 		}
-		code, _ = auth.TOTPCode(u.TOTPSecret, time.Now())
+		code, _ = auth.TOTPCode(enrol.Secret, time.Now())
 		if resp, body := post("/api/v1/login", `{"name":"camille","password":"`+pw+`","code":"`+code+`"}`); resp.StatusCode != 200 || !strings.Contains(body, `"mfa":true`) {
 			t.Fatalf("login with code: %d %s", resp.StatusCode, body)
 		}

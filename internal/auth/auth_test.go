@@ -101,3 +101,41 @@ func TestDummyHashParameters(t *testing.T) {
 		t.Errorf("dummy hash does not verify: %v", err)
 	}
 }
+
+func TestSecretBox(t *testing.T) {
+	key := make([]byte, 32)
+	key[0] = 1
+	box, err := NewSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := box.Seal("JBSWY3DPEHPK3PXP", "user/7")
+	if strings.Contains(sealed, "JBSWY3DPEHPK3PXP") || !IsSealed(sealed) {
+		t.Fatalf("sealed value %q shows the secret or lacks its mark", sealed)
+	}
+	if got, err := box.Open(sealed, "user/7"); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if box.Seal("JBSWY3DPEHPK3PXP", "user/7") == sealed {
+		t.Error("two seals of one secret are equal (nonce reused)")
+	}
+	other := make([]byte, 32)
+	otherBox, _ := NewSecretBox(other)
+	flipped := []byte(sealed)
+	flipped[len(flipped)-3] ^= 1
+	for name, open := range map[string]func() (string, error){
+		"another user": func() (string, error) { return box.Open(sealed, "user/8") },
+		"another key":  func() (string, error) { return otherBox.Open(sealed, "user/7") },
+		"tampered":     func() (string, error) { return box.Open(string(flipped), "user/7") },
+		"truncated":    func() (string, error) { return box.Open(sealed[:12], "user/7") },
+		"not base64":   func() (string, error) { return box.Open("sealed1:!!!", "user/7") },
+	} {
+		if _, err := open(); !errors.Is(err, ErrSealed) {
+			t.Errorf("%s: %v, want ErrSealed", name, err)
+		}
+	}
+	// Plain secrets written by earlier versions still open.
+	if got, err := box.Open("JBSWY3DPEHPK3PXP", "user/7"); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Errorf("legacy plain secret: %q, %v", got, err)
+	}
+}

@@ -127,6 +127,17 @@ func (s *Store) name(id ID) (string, []byte) {
 	return hex.EncodeToString(raw), raw
 }
 
+// DeriveKey returns a 32-byte key for another use of the store's owner
+// (sealing second-factor secrets, say), derived from the store's secret:
+// it survives master-key rotation, which re-seals that secret, and is lost
+// with it. Different purposes give independent keys; the label cannot
+// collide with a blob name's input (a 32-byte digest).
+func (s *Store) DeriveKey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("ivid derived key\x00" + purpose))
+	return m.Sum(nil)
+}
+
 // Has reports whether the blob is stored.
 func (s *Store) Has(ctx context.Context, id ID) (bool, error) {
 	n, _ := s.name(id)

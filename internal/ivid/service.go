@@ -2,6 +2,7 @@ package ivid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,7 +40,9 @@ type Config struct {
 	// SecondsPerHash says (each is a known video for later queries, which
 	// compare their frames at one a second); nil gives videos digests only.
 	Video *vpdq.Options
-	Log   *slog.Logger
+	// Secrets seals second-factor secrets in the database (required).
+	Secrets *auth.SecretBox
+	Log     *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
 }
@@ -78,6 +81,9 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Secrets == nil {
+		return nil, errors.New("ivid: Config.Secrets is required")
+	}
 	s := &Service{store: store, blobs: blobs, cfg: cfg, index: newMatchIndex(), baseline: newBaselineIndex(),
 		throttle: auth.NewThrottle(5, 15*time.Minute)}
 	start := time.Now()
@@ -95,6 +101,9 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 	}
 	s.index.compact()
 	cfg.Log.Info("index loaded", "media", n, "seconds", time.Since(start).Seconds())
+	if err := s.sealLegacySecrets(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

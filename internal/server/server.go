@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ivid-project/ivid/internal/api"
+	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
@@ -157,7 +158,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	spool := filepath.Join(cfg.DataDir, "spool")
 	os.RemoveAll(spool) // uploads a crash interrupted; never acknowledged
-	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true})
+	secrets, err := auth.NewSecretBox(s.Blobs.DeriveKey("second-factor secrets"))
+	if err != nil {
+		return fail(err)
+	}
+	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets})
 	if err != nil {
 		return fail(err)
 	}
