@@ -107,6 +107,15 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 	runtime.GC()
 	debug.FreeOSMemory()
 	fmt.Fprintf(out, "  build              %8.2f s\n", build.Seconds())
+	if b, err := os.ReadFile("/proc/self/smaps_rollup"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "AnonHugePages:"); ok {
+				var kb float64
+				fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+				fmt.Fprintf(out, "  on 2 MiB pages     %8.0f MiB\n", kb/1024)
+			}
+		}
+	}
 	fmt.Fprintf(out, "  RSS                %8.0f MiB (the index and the queries, input freed; peak %.0f MiB)\n", rssMB(), peakRSSMB())
 
 	lat := make([]time.Duration, len(qs))

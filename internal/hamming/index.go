@@ -104,8 +104,8 @@ func (b *buckets) off(v uint32) uint32 {
 // makeBuckets compresses counts (counts[v] = entries with value v, one more
 // slot than values) into offsets, and returns them with the start of each
 // value's range in next (reusing counts).
-func makeBuckets(counts []uint32) (buckets, []uint32) {
-	b := buckets{base: make([]uint32, (len(counts)+63)/64), rel: make([]uint16, len(counts))}
+func makeBuckets(st *static, counts []uint32) (buckets, []uint32) {
+	b := buckets{base: make([]uint32, (len(counts)+63)/64), rel: makeTable[uint16](st, len(counts))}
 	sum := uint32(0)
 	for i, c := range counts {
 		counts[i] = sum
@@ -313,8 +313,8 @@ func buildWidth(entries []Entry, w uint) *static {
 		wideIDs = wideIDs || e.ID > math.MaxUint32
 	}
 	var next []uint32
-	c0.buckets, next = makeBuckets(counts)
-	st.codes = make([]pdq.Hash, n)
+	c0.buckets, next = makeBuckets(st, counts)
+	st.codes = makeTable[pdq.Hash](st, n)
 	if wideIDs {
 		st.ids.wide = make([]uint64, n)
 	} else {
@@ -338,7 +338,7 @@ func buildWidth(entries []Entry, w uint) *static {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			st.chunks[i].fill(st.codes)
+			st.chunks[i].fill(st)
 		})
 	}
 	wg.Wait()
@@ -346,14 +346,15 @@ func buildWidth(entries []Entry, w uint) *static {
 }
 
 // fill builds the chunk's buckets by counting sort.
-func (c *chunk) fill(codes []pdq.Hash) {
+func (c *chunk) fill(st *static) {
+	codes := st.codes
 	counts := make([]uint32, 1<<c.width+1)
 	for _, h := range codes {
 		counts[extract(h, c.start, c.width)]++
 	}
 	var next []uint32
-	c.buckets, next = makeBuckets(counts)
-	c.entries = make([]uint32, len(codes))
+	c.buckets, next = makeBuckets(st, counts)
+	c.entries = makeTable[uint32](st, len(codes))
 	for i, h := range codes {
 		v := extract(h, c.start, c.width)
 		c.entries[next[v]] = uint32(i)

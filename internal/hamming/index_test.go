@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -352,5 +353,44 @@ func TestPermutedIndex(t *testing.T) {
 	slices.SortFunc(all, func(a, b Entry) int { return int(a.ID) - int(b.ID) })
 	if !slices.Equal(all, entries) {
 		t.Error("Entries does not give back the entries built from")
+	}
+}
+
+// TestMappedTablesReleased: tables large enough to get their own mapping
+// (300 k codes) survive rebuilds and garbage collections while queries run
+// (the old mapping is released only once unreachable), and answers stay
+// equal to brute force. Run with -race too.
+func TestMappedTablesReleased(t *testing.T) {
+	codes := Generate(Uniform, 300_000, 12)
+	entries := entriesOf(codes)
+	x := Build(entries)
+	r := rand.New(rand.NewPCG(12, 13))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		r := rand.New(rand.NewPCG(1, 2))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h := FlipBits(codes[r.IntN(len(codes))], r.IntN(10), r)
+			if len(x.Range(h, 10)) == 0 {
+				t.Error("a near copy of an entry found nothing")
+				return
+			}
+		}
+	})
+	for range 3 {
+		x.Compact() // a new static; the old one's mappings go with it
+		runtime.GC()
+		runtime.GC()
+	}
+	close(stop)
+	wg.Wait()
+	h := FlipBits(codes[r.IntN(len(codes))], 20, r)
+	if got, want := x.Range(h, 31), bruteRange(entries, h, 31); !slices.Equal(got, want) {
+		t.Fatalf("got %d matches, want %d", len(got), len(want))
 	}
 }
