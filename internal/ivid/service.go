@@ -104,6 +104,9 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 	if err := s.sealLegacySecrets(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.replayLogins(ctx); err != nil {
+		return nil, fmt.Errorf("sign-in throttle: %w", err)
+	}
 	return s, nil
 }
 

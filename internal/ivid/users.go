@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/auth"
 )
 
@@ -59,7 +60,7 @@ func (s *Service) Login(ctx context.Context, name, password, code, client string
 		for _, k := range keys {
 			s.throttle.Fail(k, now)
 		}
-		s.record(ctx, Actor{User: User{ID: u.ID}, Agency: Agency{ID: u.AgencyID}}, "login.fail", "user/"+name, why)
+		s.record(ctx, Actor{User: User{ID: u.ID}, Agency: Agency{ID: u.AgencyID}}, "login.fail", "user/"+name, why+" client="+client)
 		return "", Session{}, fmt.Errorf("%w: wrong user name, password or code", ErrUnauthenticated)
 	}
 	u, err := s.store.UserByName(ctx, name)
@@ -93,7 +94,7 @@ func (s *Service) Login(ctx context.Context, name, password, code, client string
 		return "", Session{}, err
 	}
 	err = s.change(ctx, Actor{User: u, Agency: ag}, "login", func(tx Tx) (string, string, error) {
-		return obj("user", int64(u.ID)), fmt.Sprintf("mfa=%v", mfa), tx.CreateSession(ctx, sess)
+		return obj("user", int64(u.ID)), fmt.Sprintf("mfa=%v name=%s client=%s", mfa, u.Name, client), tx.CreateSession(ctx, sess)
 	})
 	return token, sess, err
 }
@@ -407,6 +408,64 @@ func (s *Service) sealLegacySecrets(ctx context.Context) error {
 		})
 		if err != nil {
 			return fmt.Errorf("seal the second-factor secret of user %d: %w", u.ID, err)
+		}
+	}
+	return nil
+}
+
+// replayLogins rebuilds the sign-in throttle from the audit trail's recent
+// sign-ins and failures, so that restarting the server does not reset it.
+func (s *Service) replayLogins(ctx context.Context) error {
+	head, _, err := s.store.AuditMark(ctx)
+	if err != nil {
+		return err
+	}
+	since := s.now().Add(-s.throttle.Window)
+	var recs []audit.Record
+	const page = 1000
+	for end := head; end >= 1; end -= page {
+		from := max(1, end-page+1)
+		got, err := s.store.AuditRange(ctx, from, int(end-from+1))
+		if err != nil {
+			return err
+		}
+		recs = append(got, recs...)
+		if len(got) == 0 || got[0].Time.Before(since) {
+			break
+		}
+	}
+	field := func(detail, key string) string {
+		for _, f := range strings.Fields(detail) {
+			if v, ok := strings.CutPrefix(f, key+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	for _, r := range recs {
+		if r.Time.Before(since) {
+			continue
+		}
+		var keys []string
+		switch r.Action {
+		case "login.fail":
+			keys = append(keys, "user:"+strings.ToLower(strings.TrimPrefix(r.Object, "user/")))
+		case "login":
+			if name := field(r.Detail, "name"); name != "" {
+				keys = append(keys, "user:"+strings.ToLower(name))
+			}
+		default:
+			continue
+		}
+		if c := field(r.Detail, "client"); c != "" {
+			keys = append(keys, "client:"+c)
+		}
+		for _, k := range keys {
+			if r.Action == "login" {
+				s.throttle.Succeed(k)
+			} else {
+				s.throttle.Fail(k, r.Time)
+			}
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -86,4 +87,34 @@ func TestSecondFactorSecretsSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	signIn("after a master-key rotation")
+}
+
+// TestThrottleSurvivesRestart: five failed sign-ins, then a restart: the
+// sixth attempt, even with the right password, is still refused (the
+// throttle is rebuilt from the audit trail), and another client's attempt
+// for another account goes through.
+func TestThrottleSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DataDir: t.TempDir(), AdminName: "admin", AdminPassword: "a long enough admin password", TOTPOptional: true}
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, _, err := s.Svc.Login(ctx, "admin", "wrong password, long enough", "", "198.51.100.7"); !errors.Is(err, ivid.ErrUnauthenticated) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	s.Close()
+	s, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Svc.Login(ctx, "admin", cfg.AdminPassword, "", "198.51.100.7"); !errors.Is(err, ivid.ErrTooMany) {
+		t.Fatalf("after a restart: %v, want ErrTooMany", err)
+	}
+	if _, _, err := s.Svc.Login(ctx, "nobody", "whatever password", "", "192.0.2.1"); !errors.Is(err, ivid.ErrUnauthenticated) {
+		t.Fatalf("another client and account: %v, want ErrUnauthenticated", err)
+	}
 }
