@@ -37,6 +37,7 @@ var authzMatrix = map[string]string{
 	"GET /api/v1/cases/{id}/media":       "visa",
 	"POST /api/v1/cases/{id}/media":      "is",
 	"POST /api/v1/cases/{id}/hashes":     "is",
+	"GET /api/v1/cases/{id}/export":      "visa",
 	"GET /api/v1/media/{id}":             "visah",
 	"GET /api/v1/media/{id}/content":     "is",
 	"GET /api/v1/media/{id}/sheet":       "is",

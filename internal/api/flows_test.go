@@ -101,7 +101,68 @@ func TestContributeAndCompare(t *testing.T) {
 		if stats.Media != 4 || stats.VictimsIdentified != 1 || stats.VictimsByCountry["FR"] != 1 || stats.Agencies != 2 || stats.ByAgeGroup["prepubescent"] != 1 {
 			t.Fatalf("stats %+v", stats)
 		}
+		checkCaseExport(t, f, fr.ID, orig)
 	})
+}
+
+// checkCaseExport: France exports its case as VICS and ICSE; both read back
+// with the hash-set readers, with category, series and identification
+// carried; Germany may not export France's case; each export is audited.
+func checkCaseExport(t *testing.T, f *fixture, caseID ivid.CaseID, orig ivid.Media) {
+	t.Helper()
+	path := "/api/v1/cases/" + itoa(int64(caseID)) + "/export"
+	for _, format := range []hashset.Format{hashset.FormatVICS, hashset.FormatICSE} {
+		resp := f.do("fr-specialist", "GET", path+"?format="+string(format), nil, "")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("%s export: %d %s", format, resp.StatusCode, body)
+		}
+		var r hashset.Reader
+		if format == hashset.FormatVICS {
+			r = hashset.NewVICSReader(bytes.NewReader(body), "export.json")
+		} else {
+			r = hashset.NewICSEReader(bytes.NewReader(body), "export.csv")
+		}
+		var got []hashset.Entry
+		if _, err := hashset.ReadAll(r, true, func(e hashset.Entry) error { got = append(got, e); return nil }); err != nil {
+			t.Fatalf("%s export does not read back: %v\n%s", format, err, body)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%s export: %d entries, want 2", format, len(got))
+		}
+		found := false
+		for _, e := range got {
+			if e.MD5 == orig.MD5 {
+				found = true
+				if e.Series != "Lighthouse" || e.VictimIdentified == nil || !*e.VictimIdentified {
+					t.Errorf("%s export: %+v lost its series or identification", format, e)
+				}
+				if format == hashset.FormatVICS && (e.Category != hashset.CSAM || e.SHA256 != orig.SHA256) {
+					t.Errorf("VICS export: %+v lost its category or SHA-256", e)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s export lacks the categorised item", format)
+		}
+	}
+	if resp := f.do("de-specialist", "GET", path, nil, ""); resp.StatusCode != 403 && resp.StatusCode != 404 {
+		t.Errorf("Germany exporting France's case: %d", resp.StatusCode)
+	}
+	if resp := f.do("fr-specialist", "GET", path+"?format=pdf", nil, ""); resp.StatusCode != 400 {
+		t.Errorf("unknown format: %d", resp.StatusCode)
+	}
+	exports := 0
+	f.db.EachAudit(context.Background(), func(r audit.Record) error {
+		if r.Action == "export.case" {
+			exports++
+		}
+		return nil
+	})
+	if exports != 2 {
+		t.Errorf("%d export.case audit records, want 2", exports)
+	}
 }
 
 // TestPixelsScoping: an agency-level case's pixels never reach another

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/hashset"
@@ -490,30 +492,58 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request, a ivid.Actor) err
 }
 
 func (s *Server) baselineList(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		format = "csv"
-	}
-	var hw hashset.Writer
-	var err error
-	switch format {
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv")
-		hw, err = hashset.NewWriter(w, hashset.FormatCSV, hashset.Header{})
-	case "vics":
-		w.Header().Set("Content-Type", "application/json")
-		hw, err = hashset.NewWriter(w, hashset.FormatVICS, hashset.Header{})
-	default:
-		return fmt.Errorf("%w: format is csv or vics", errBadRequest)
-	}
+	hw, format, err := hashSetWriter(w, r, "ivid-baseline", "csv", "vics")
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="ivid-baseline.`+map[string]string{"csv": "csv", "vics": "json"}[format]+`"`)
 	if err := s.svc.BaselineList(r.Context(), a, format, hw.Write); err != nil {
 		return err
 	}
 	return hw.Close()
+}
+
+func (s *Server) exportCase(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	// Check access before anything is written: an error must still be
+	// able to change the status.
+	if _, err := s.svc.Case(r.Context(), a, ivid.CaseID(id)); err != nil {
+		return err
+	}
+	hw, format, err := hashSetWriter(w, r, fmt.Sprintf("ivid-case-%d", id), "vics", "icse", "csv", "ivid")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.ExportCase(r.Context(), a, ivid.CaseID(id), format, hw.Write); err != nil {
+		return err
+	}
+	return hw.Close()
+}
+
+// hashSetWriter starts a hash-set download in the format the query asks
+// for (the first of formats by default), setting its headers.
+func hashSetWriter(w http.ResponseWriter, r *http.Request, name string, formats ...string) (hashset.Writer, string, error) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = formats[0]
+	}
+	if !slices.Contains(formats, format) {
+		return nil, "", fmt.Errorf("%w: format is one of %s", errBadRequest, strings.Join(formats, ", "))
+	}
+	ext, ctype := "csv", "text/csv"
+	switch hashset.Format(format) {
+	case hashset.FormatVICS:
+		ext, ctype = "json", "application/json"
+	case hashset.FormatNative:
+		ext, ctype = "jsonl", "application/x-ndjson"
+	}
+	// Headers first: a writer may start the body at once.
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+"."+ext+`"`)
+	hw, err := hashset.NewWriter(w, hashset.Format(format), hashset.Header{Name: name, Kind: hashset.Known})
+	return hw, format, err
 }
 
 func (s *Server) mediaSheet(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {

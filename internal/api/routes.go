@@ -35,6 +35,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/cases/{id}/media", signedIn, ivid.PermReadCases, "Items submitted in a case", s.caseMedia},
 		{"POST", "/api/v1/cases/{id}/media", signedIn, ivid.PermContribute, "Contribute files (multipart, streamed); one comparison per line back", s.contribute},
 		{"POST", "/api/v1/cases/{id}/hashes", signedIn, ivid.PermContribute, "Contribute hashes only (VICS JSON or ICSE CSV body)", s.contributeHashes},
+		{"GET", "/api/v1/cases/{id}/export", signedIn, ivid.PermReadCases, "Export a case's items as VICS JSON, ICSE CSV, CSV or ivid JSON Lines (audited; hashes and facts, no pixels)", s.exportCase},
 
 		{"GET", "/api/v1/media/{id}", signedIn, ivid.PermReadFacts, "An item's facts: hashes, metadata, series, links", s.getMedia},
 		{"GET", "/api/v1/media/{id}/content", signedIn, ivid.PermReadPixels, "An item's pixels (audited; own agency or network-shared only)", s.mediaContent},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/ivid-project/ivid/internal/hashset"
 )
 
 // CreateCase opens a case in the actor's agency.
@@ -67,4 +69,76 @@ func (s *Service) RecentActivity(ctx context.Context, a Actor, limit int) ([]Sub
 		return nil, err
 	}
 	return s.store.RecentSubmissions(ctx, a.Agency.ID, limit)
+}
+
+// ExportCase streams a case's items to fn as hash-set entries (hashes,
+// category, series and whether its victims and offenders are identified,
+// Baseline), for VICS or ICSE tools. The export is audited; no pixels leave.
+func (s *Service) ExportCase(ctx context.Context, a Actor, id CaseID, format string, fn func(hashset.Entry) error) error {
+	if err := a.require(PermReadCases); err != nil {
+		return err
+	}
+	items, err := s.CaseMedia(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.record(ctx, a, "export.case", obj("case", int64(id)), fmt.Sprintf("format=%s items=%d", format, len(items))); err != nil {
+		return err
+	}
+	type seriesFacts struct {
+		name               string
+		victimID, offendID bool
+	}
+	known := map[SeriesID]seriesFacts{}
+	facts := func(sid SeriesID) (seriesFacts, error) {
+		if f, ok := known[sid]; ok {
+			return f, nil
+		}
+		sr, err := s.store.Series(ctx, sid)
+		if err != nil {
+			return seriesFacts{}, err
+		}
+		f := seriesFacts{name: sr.Name}
+		vs, err := s.store.Victims(ctx, sid)
+		if err != nil {
+			return f, err
+		}
+		for _, v := range vs {
+			f.victimID = f.victimID || v.Identified
+		}
+		offs, err := s.store.Offenders(ctx, sid)
+		if err != nil {
+			return f, err
+		}
+		for _, o := range offs {
+			f.offendID = f.offendID || o.Identified
+		}
+		known[sid] = f
+		return f, nil
+	}
+	for _, m := range items {
+		e := hashset.Entry{MD5: m.MD5, SHA1: m.SHA1, SHA256: m.SHA256, PDQ: m.PDQ, VPDQ: m.VPDQ, PhotoDNA: m.PhotoDNA,
+			Category: m.Category, MediaID: fmt.Sprintf("ivid:%d", m.ID), MediaType: string(m.Kind)}
+		if m.PDQ != nil {
+			q := m.Quality
+			e.Quality = &q
+		}
+		stored := m.Stored
+		e.FileAvailable = &stored
+		if m.Baseline == BaselineConfirmed {
+			yes := true
+			e.Baseline = &yes
+		}
+		if m.SeriesID != 0 {
+			f, err := facts(m.SeriesID)
+			if err != nil {
+				return err
+			}
+			e.Series, e.VictimIdentified, e.OffenderIdentified = f.name, &f.victimID, &f.offendID
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
