@@ -111,6 +111,7 @@ type Hasher struct {
 	pdq               pdq.Hasher
 	buf               bytes.Buffer
 	md5, sha1, sha256 hash.Hash
+	luma              []float32 // JPEG luma, reused
 }
 
 // New returns a Hasher with the given options.
@@ -251,19 +252,36 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 		rec.Metadata = &md
 	}
 	start = time.Now()
-	if h.opts.Fast && rec.MIME == "image/jpeg" && h.opts.Mode == pdq.Full {
-		small, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: FastScale})
+	if rec.MIME == "image/jpeg" && h.opts.Mode == pdq.Full {
+		// The luma alone, decoded as libjpeg does (in full, or at reduced
+		// scale with Fast): what the reference hashes, minus colour
+		// conversion, at a fraction of a full decode.
+		scale := func(w, ht int) int {
+			if s := FastScale(w, ht); h.opts.Fast && s > 0 {
+				return s
+			}
+			return 1
+		}
+		y, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: scale, Luma: h.luma})
 		if err == nil {
 			tm.Decode = time.Since(start)
 			start = time.Now()
-			rec.Width, rec.Height, rec.FastScale = small.Width, small.Height, small.Scale
-			res, dih := h.pdq.HashReduced(small.Luma, small.Rows, small.Cols, small.Height, small.Width, small.Scale, h.opts.Dihedral)
+			rec.Width, rec.Height = y.Width, y.Height
+			var res pdq.Result
+			var dih *pdq.Dihedral
+			if y.Scale == 1 {
+				h.luma = y.Luma
+				res, dih = h.pdq.HashLuma(y.Luma, y.Rows, y.Cols, h.opts.Dihedral)
+			} else {
+				rec.FastScale = y.Scale
+				res, dih = h.pdq.HashReduced(y.Luma, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
+			}
 			tm.PDQ = time.Since(start)
 			h.setPDQ(&rec, res, dih)
 			return rec, tm, nil
 		}
-		// Anything else (progressive, small, corrupt) takes the full path,
-		// which gives the definitive error if there is one.
+		// Anything else (CMYK, arithmetic coding, corrupt) takes the
+		// general path, which gives the definitive error if there is one.
 	}
 	img, err := media.Decode(data, rec.MIME, h.opts.MaxPixels)
 	tm.Decode = time.Since(start)

@@ -293,11 +293,13 @@ func TestFastScale(t *testing.T) {
 	}
 }
 
-// TestFastAgainstReference: every JPEG of the upstream reference set that
-// --fast decodes at reduced scale (baseline and progressive, 512 to 4032
-// pixels) hashes within 8 bits of the reference's full-resolution hash
-// (libjpeg-turbo decoding), and within 2 bits at the median.
-func TestFastAgainstReference(t *testing.T) {
+// TestJPEGAgainstReference: every upstream JPEG of quality >= 50 hashes
+// near Meta's reference (libjpeg-turbo decoding, then RGB luma):
+//   - in full mode (luma decoded as libjpeg does), within 4 bits, except
+//     the known 256-pixel thumbnail q0122 (8 bits; the issue names it);
+//   - with Fast (those it decodes at reduced scale), within 8 bits and 2
+//     at the median.
+func TestJPEGAgainstReference(t *testing.T) {
 	const dir = "../../testdata/pdq"
 	b, err := os.ReadFile(filepath.Join(dir, "expected.tsv"))
 	if err != nil {
@@ -308,33 +310,43 @@ func TestFastAgainstReference(t *testing.T) {
 	for i, name := range strings.Split(lines[0], "\t") {
 		col[name] = i
 	}
-	h := New(Options{Fast: true})
-	var dists []int
-	for _, line := range lines[1:] {
-		f := strings.Split(line, "\t")
-		if q, _ := strconv.Atoi(f[col["full_quality"]]); !strings.HasSuffix(f[col["path"]], ".jpg") || q < 50 {
-			continue
+	for _, fast := range []bool{false, true} {
+		h := New(Options{Fast: fast})
+		var dists []int
+		for _, line := range lines[1:] {
+			f := strings.Split(line, "\t")
+			path := f[col["path"]]
+			if q, _ := strconv.Atoi(f[col["full_quality"]]); !strings.HasSuffix(path, ".jpg") || q < 50 {
+				continue
+			}
+			rec, _, err := h.File(filepath.Join(dir, "images", path))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if fast && rec.FastScale == 0 {
+				continue // small or CMYK: hashed in full, checked without Fast
+			}
+			want, err := pdq.ParseHex(f[col["full_hash"]])
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := pdq.Distance(*rec.PDQ, want)
+			limit := 4
+			if fast || strings.HasSuffix(path, "q0122.jpg") {
+				limit = 8
+			}
+			if d > limit {
+				t.Errorf("fast=%v %s: %d bits from the reference", fast, path, d)
+			}
+			dists = append(dists, d)
 		}
-		rec, _, err := h.File(filepath.Join(dir, "images", f[col["path"]]))
-		if err != nil || rec.FastScale == 0 {
-			continue // small, CMYK...: decoded in full, covered by the pdq tests
+		if len(dists) < 20 {
+			t.Fatalf("fast=%v: only %d JPEGs", fast, len(dists))
 		}
-		want, err := pdq.ParseHex(f[col["full_hash"]])
-		if err != nil {
-			t.Fatal(err)
+		slices.Sort(dists)
+		if m := dists[len(dists)/2]; m > 2 {
+			t.Errorf("fast=%v: median %d bits from the reference (%v)", fast, m, dists)
 		}
-		d := pdq.Distance(*rec.PDQ, want)
-		if d > 8 {
-			t.Errorf("%s (1/%d): %d bits from the reference", f[col["path"]], rec.FastScale, d)
-		}
-		dists = append(dists, d)
+		t.Logf("fast=%v, %d JPEGs: distances %v", fast, len(dists), dists)
 	}
-	if len(dists) < 20 {
-		t.Fatalf("only %d JPEGs hashed at reduced scale", len(dists))
-	}
-	slices.Sort(dists)
-	if m := dists[len(dists)/2]; m > 2 {
-		t.Errorf("median %d bits from the reference, want at most 2 (%v)", m, dists)
-	}
-	t.Logf("%d JPEGs: distances %v", len(dists), dists)
 }

@@ -1,5 +1,5 @@
-// Package jpegdc decodes a baseline JPEG's luma at 1/2, 1/4 or 1/8 of its
-// size in the DCT domain: each output value is the mean of a block of the
+// Package jpegdc decodes a JPEG's luma alone: in full, or at 1/2, 1/4 or
+// 1/8 of its size in the DCT domain: each output value is the mean of a block of the
 // full image, computed from a few coefficients without an inverse DCT (at
 // 1/8, the DC coefficient alone, as libjpeg's 1/8 scaling). The fast first
 // pass of triage: little is left to pay beyond the entropy decoding.
@@ -45,9 +45,14 @@ type Options struct {
 	// MaxPixels: images declaring more pixels are refused before any
 	// entropy decoding.
 	MaxPixels int64
-	// Scale returns the scale (2, 4 or 8) for an image of the given size,
-	// or 0 to refuse it with ErrUnsupported. Nil means 8.
+	// Scale returns the scale (1, 2, 4 or 8) for an image of the given
+	// size, or 0 to refuse it with ErrUnsupported. Nil means 8. At 1 the
+	// luma is decoded in full with libjpeg's accurate integer inverse DCT:
+	// equal, sample for sample, to libjpeg's (djpeg -grayscale).
 	Scale func(width, height int) int
+	// Luma, when large enough, is reused for the output (a caller decoding
+	// many images saves the allocation and its page faults).
+	Luma []float32
 }
 
 type component struct {
@@ -215,7 +220,7 @@ func (d *decoder) parseFrame(seg []byte) error {
 	if d.opts.Scale != nil {
 		d.scale = d.opts.Scale(d.width, d.height)
 	}
-	if d.scale != 2 && d.scale != 4 && d.scale != 8 {
+	if d.scale != 1 && d.scale != 2 && d.scale != 4 && d.scale != 8 {
 		return fmt.Errorf("%w: no reduced scale for %dx%d", ErrUnsupported, d.width, d.height)
 	}
 	d.frame = true
@@ -237,7 +242,15 @@ func (d *decoder) parseFrame(seg []byte) error {
 		d.coefs = make([]int16, d.comps[0].blocksX*d.comps[0].blocksY*stride)
 	}
 	rows, cols := (d.height+d.scale-1)/d.scale, (d.width+d.scale-1)/d.scale
-	d.out = &Image{Luma: make([]float32, rows*cols), Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
+	luma := d.opts.Luma
+	if cap(luma) < rows*cols {
+		luma = make([]float32, rows*cols)
+	}
+	luma = luma[:rows*cols]
+	if d.scale != 1 {
+		clear(luma) // partial edge blocks are written only where inside
+	}
+	d.out = &Image{Luma: luma, Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
 	return nil
 }
 
@@ -421,6 +434,33 @@ func (d *decoder) scan(seg []byte) error {
 	return nil
 }
 
+// emitFull writes a block's 8x8 samples from its coefficients (zigzag
+// order; the non-zero ones listed in nz, cleared on the way).
+func (d *decoder) emitFull(bx, by int, coef *[64]int32, nz []uint8) {
+	q := &d.quant[d.comps[0].tq]
+	var in [64]int32
+	for _, k := range nz {
+		k &= 63
+		in[zigzag[k]] = coef[k] * int32(q[k])
+		coef[k] = 0
+	}
+	var blk [64]uint8
+	idct(&in, &blk)
+	out := d.out
+	for i := range 8 {
+		y := by*8 + i
+		if y >= out.Rows {
+			break
+		}
+		row := out.Luma[y*out.Cols : (y+1)*out.Cols]
+		for j, v := range blk[8*i : 8*i+8] {
+			if x := bx*8 + j; x < len(row) {
+				row[x] = float32(v)
+			}
+		}
+	}
+}
+
 // emitDC writes a block's output at 1/8 scale from its DC coefficient.
 func (d *decoder) emitDC(bx, by int, dc int32) {
 	if bx < d.out.Cols && by < d.out.Rows {
@@ -431,6 +471,10 @@ func (d *decoder) emitDC(bx, by int, dc int32) {
 // emit writes a block's outputs from its coefficients (zigzag order; the
 // non-zero ones listed in nz, cleared on the way).
 func (d *decoder) emit(bx, by int, coef *[64]int32, nz []uint8) {
+	if d.scale == 1 {
+		d.emitFull(bx, by, coef, nz)
+		return
+	}
 	n := 8 / d.scale
 	var blk [16]float32
 	if n == 2 {
@@ -475,7 +519,7 @@ func (d *decoder) emit(bx, by int, coef *[64]int32, nz []uint8) {
 // setWeights fills d.weights[k][i*n+j], coefficient k's share
 // (dequantised) in output (i, j) of its block.
 func (d *decoder) setWeights() {
-	if d.scale == 8 {
+	if d.scale == 8 || d.scale == 1 {
 		return
 	}
 	n := 8 / d.scale

@@ -64,6 +64,33 @@ func TestMatchesLibjpeg(t *testing.T) {
 	}
 }
 
+// TestFullMatchesLibjpeg: at full scale every luma sample equals
+// libjpeg-turbo's accurate integer decoding (`djpeg -grayscale -dct int`,
+// the `.y.pgm` beside each fixture), baseline and progressive.
+func TestFullMatchesLibjpeg(t *testing.T) {
+	for _, name := range []string{"s420", "s422", "s444", "restart", "grey", "optimized", "noninterleaved", "q100", "progressive", "progressive444"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode(data, Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return 1 }})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := readPGM(t, filepath.Join("testdata", name+".y.pgm"))
+		if img.Cols != want.Rect.Dx() || img.Rows != want.Rect.Dy() {
+			t.Fatalf("%s: %dx%d, want %v", name, img.Cols, img.Rows, want.Rect)
+		}
+		for y := range img.Rows {
+			for x := range img.Cols {
+				if g, w := img.Luma[y*img.Cols+x], want.GrayAt(x, y).Y; g != float32(w) {
+					t.Fatalf("%s: sample (%d,%d) = %v, libjpeg %d", name, x, y, g, w)
+				}
+			}
+		}
+	}
+}
+
 // TestBlockMeans: at 1/2 and 1/4 scale every value is the mean of its
 // block in image/jpeg's full decoding (which rounds and clamps each pixel:
 // hence a tolerance of one level on average and three at most).
