@@ -11,7 +11,7 @@ func BenchmarkDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, scale := range []int{8, 4, 2} {
+	for _, scale := range []int{8, 4, 2, 1} {
 		b.Run(fmt.Sprintf("1/%d", scale), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {

@@ -17,8 +17,8 @@ type table struct {
 	fast [1 << fastBits]uint16
 	sym  [1 << fastBits]uint16 // AC tables: length | symbol<<5, for decoding values
 	// AC tables, symbols whose code and value fit fastBits together:
-	// bits | run<<5 | noValue<<9 | value<<16 (noValue: end of block or
-	// sixteen zeros). Zero means use sym.
+	// bits | run<<5 | value<<16, value 0 for end of block or sixteen zeros
+	// (a coded value is never 0). Zero means use sym.
 	acv     [1 << fastBits]int32
 	maxcode [17]int32 // largest code of each length, -1 if none
 	valptr  [17]int32 // index in vals of the first code of each length
@@ -75,7 +75,7 @@ func (t *table) setValueEntries(l int, code int32, rs byte) {
 	if s == 0 {
 		shift := fastBits - l
 		for i := code << shift; i < (code+1)<<shift; i++ {
-			t.acv[i] = int32(l) | r<<5 | 1<<9
+			t.acv[i] = int32(l) | r<<5
 		}
 		return
 	}
@@ -244,37 +244,24 @@ func (b *bitReader) coefficients(dc, ac *table, pred *int32, coef *[64]int32, nz
 		if b.n < 32 {
 			b.fill()
 		}
+		// A symbol and its value: from one table read when they fit, else
+		// the symbol, then the value's bits.
+		var r int
+		var v int32
 		if e := ac.acv[b.acc>>(64-fastBits)]; e != 0 {
 			b.drop(uint(e & 31))
-			r := int(e>>5) & 15
-			if e&(1<<9) != 0 {
-				if r != 15 {
-					break
-				}
-				k += 16
-				continue
-			}
-			k += r
-			if k > 63 {
-				return nz, fmt.Errorf("%w: coefficient index past 63", ErrCorrupt)
-			}
-			coef[k] = e >> 16
-			nz = append(nz, uint8(k))
-			k++
-			continue
-		}
-		var rs byte
-		if e := ac.sym[b.acc>>(64-fastBits)]; e != 0 {
-			b.drop(uint(e & 31))
-			rs = byte(e >> 5)
+			r, v = int(e>>5)&15, e>>16 // v = 0: no value (end of block or sixteen zeros)
 		} else {
-			var err error
-			if rs, err = b.slow(ac); err != nil {
+			rs, err := b.symbol(ac)
+			if err != nil {
 				return nz, err
 			}
+			r = int(rs >> 4)
+			if s := uint(rs & 15); s != 0 {
+				v = b.extend(s)
+			}
 		}
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
+		if v == 0 {
 			if r != 15 {
 				break
 			}
@@ -284,11 +271,6 @@ func (b *bitReader) coefficients(dc, ac *table, pred *int32, coef *[64]int32, nz
 		k += r
 		if k > 63 {
 			return nz, fmt.Errorf("%w: coefficient index past 63", ErrCorrupt)
-		}
-		v := int32(b.acc >> (64 - s))
-		b.drop(s)
-		if v < 1<<(s-1) {
-			v -= 1<<s - 1
 		}
 		coef[k] = v
 		nz = append(nz, uint8(k))
