@@ -1,8 +1,9 @@
-// Package jpegdc decodes a JPEG's luma alone: in full, or at 1/2, 1/4 or
-// 1/8 of its size in the DCT domain: each output value is the mean of a block of the
-// full image, computed from a few coefficients without an inverse DCT (at
-// 1/8, the DC coefficient alone, as libjpeg's 1/8 scaling). The fast first
-// pass of triage: little is left to pay beyond the entropy decoding.
+// Package jpegdc decodes a JPEG's luma alone: in full with libjpeg's
+// accurate integer inverse DCT, or at 1/2, 1/4 or 1/8 of its size in the
+// DCT domain, each output value then the mean of a block of the full image
+// computed from a few coefficients (at 1/8, the DC coefficient alone, as
+// libjpeg's 1/8 scaling). Chroma is read past, never transformed: little is
+// left to pay beyond the entropy decoding.
 //
 // Supported: 8-bit Huffman JPEGs, sequential (SOF0, SOF1) or progressive
 // (SOF2), whose first component is luma. Of a progressive JPEG only the
