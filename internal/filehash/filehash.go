@@ -262,7 +262,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 			}
 			return 1
 		}
-		y, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: scale, Luma: h.luma})
+		y, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: scale, Gradient: true, Luma: h.luma})
 		if err == nil {
 			tm.Decode = time.Since(start)
 			start = time.Now()
@@ -274,7 +274,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 				res, dih = h.pdq.HashLuma(y.Luma, y.Rows, y.Cols, h.opts.Dihedral)
 			} else {
 				rec.FastScale = y.Scale
-				res, dih = h.pdq.HashReduced(y.Luma, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
+				res, dih = h.pdq.HashReducedPlanes(y.Luma, y.GradX, y.GradY, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
 			}
 			tm.PDQ = time.Since(start)
 			h.setPDQ(&rec, res, dih)
@@ -298,18 +298,22 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 	return rec, tm, nil
 }
 
-// FastScale is the reduction Options.Fast decodes an image at: the largest
-// of 8, 4 and 2 below PDQ's filter window for the image's short side (one
-// pixel in 128). Measured on 84 JPEGs of 800x502 to 4032x3024 pixels
-// against full mode: median 0 bits, at most 8; at 1/8 regardless of size,
-// median 4 and up to 10. Images under 257 pixels a side return 0: decoded
-// in full.
+// FastScale is the reduction Options.Fast decodes an image at, from PDQ's
+// filter window for the image's short side (one pixel in 128): 8 when the
+// window is at least 8 pixels (blocks then hashed as planes, from their
+// lowest AC coefficients), else the largest of 4 and 2 below the window.
+// Measured on 84 JPEGs of 800x502 to 4032x3024 pixels against full mode:
+// median 0 bits, at most 6. Images under 257 pixels a side return 0:
+// decoded in full.
 func FastScale(width, height int) int {
 	window := (min(width, height) + 127) / 128
-	for _, s := range []int{8, 4, 2} {
-		if s < window {
-			return s
-		}
+	switch {
+	case window >= 8:
+		return 8
+	case window > 4:
+		return 4
+	case window > 2:
+		return 2
 	}
 	return 0
 }

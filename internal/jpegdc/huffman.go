@@ -204,7 +204,12 @@ func (b *bitReader) block(dc, ac *table, pred *int32) (int32, error) {
 	if ac == nil {
 		return *pred, nil
 	}
-	for k := 1; k < 64; {
+	return *pred, b.skipAC(ac, 1)
+}
+
+// skipAC reads past a block's AC coefficients from index k on.
+func (b *bitReader) skipAC(ac *table, k int) error {
+	for k < 64 {
 		if b.n < 32 {
 			b.fill()
 		}
@@ -215,7 +220,7 @@ func (b *bitReader) block(dc, ac *table, pred *int32) (int32, error) {
 		}
 		rs, err := b.slow(ac)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		r, sz := int(rs>>4), uint(rs&15)
 		switch {
@@ -228,7 +233,45 @@ func (b *bitReader) block(dc, ac *table, pred *int32) (int32, error) {
 			k = 64
 		}
 	}
-	return *pred, nil
+	return nil
+}
+
+// lowCoefficients decodes a block's DC and its first two AC coefficients
+// (zigzag 1 and 2: the lowest horizontal and vertical frequencies) and
+// reads past the rest.
+func (b *bitReader) lowCoefficients(dc, ac *table, pred *int32, low *[3]int32) error {
+	if _, err := b.block(dc, nil, pred); err != nil {
+		return err
+	}
+	*low = [3]int32{*pred}
+	k := 1
+	for k <= 2 {
+		if b.n < 32 {
+			b.fill()
+		}
+		rs, err := b.symbol(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				return nil
+			}
+			k += 16
+			continue
+		}
+		k += r
+		if k > 63 {
+			return fmt.Errorf("%w: coefficient index past 63", ErrCorrupt)
+		}
+		v := b.extend(s)
+		if k <= 2 {
+			low[k] = v
+		}
+		k++
+	}
+	return b.skipAC(ac, k)
 }
 
 // coefficients decodes one block into coef (zigzag order, quantised

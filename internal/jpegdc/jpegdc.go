@@ -34,9 +34,13 @@ var (
 type Image struct {
 	// Luma holds Rows x Cols values, row-major: the mean luma (0-255, not
 	// rounded) of each Scale x Scale block of the image.
-	Luma       []float32
-	Rows, Cols int
-	Scale      int
+	Luma []float32
+	// GradX and GradY (1/8 scale with Options.Gradient) are each block's
+	// least-squares slope of the lowest-frequency terms, in levels per
+	// pixel, across and down.
+	GradX, GradY []float32
+	Rows, Cols   int
+	Scale        int
 	// Width and Height are the full image's dimensions.
 	Width, Height int
 }
@@ -51,6 +55,11 @@ type Options struct {
 	// luma is decoded in full with libjpeg's accurate integer inverse DCT:
 	// equal, sample for sample, to libjpeg's (djpeg -grayscale).
 	Scale func(width, height int) int
+	// Gradient, at 1/8 scale, also gives each block's mean slope across and
+	// down (GradX, GradY), from its two lowest AC coefficients: a plane
+	// rather than a flat tile, which keeps PDQ's filter accurate on
+	// smaller photos.
+	Gradient bool
 	// Luma, when large enough, is reused for the output (a caller decoding
 	// many images saves the allocation and its page faults).
 	Luma []float32
@@ -237,7 +246,7 @@ func (d *decoder) parseFrame(seg []byte) error {
 	}
 	if d.progressive {
 		stride := 64
-		if d.scale == 8 {
+		if d.scale == 8 && !d.opts.Gradient {
 			stride = 1
 		}
 		d.coefs = make([]int16, d.comps[0].blocksX*d.comps[0].blocksY*stride)
@@ -252,6 +261,9 @@ func (d *decoder) parseFrame(seg []byte) error {
 		clear(luma) // partial edge blocks are written only where inside
 	}
 	d.out = &Image{Luma: luma, Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
+	if d.scale == 8 && d.opts.Gradient {
+		d.out.GradX, d.out.GradY = make([]float32, rows*cols), make([]float32, rows*cols)
+	}
 	return nil
 }
 
@@ -353,7 +365,9 @@ func (d *decoder) scan(seg []byte) error {
 		if ss > se || se > 63 || ss == 0 && se != 0 || ss > 0 && ns != 1 || al > 13 {
 			return fmt.Errorf("%w: progressive scan %d-%d, %d components", ErrCorrupt, ss, se, ns)
 		}
-		if ss > 0 && (scomps[0] != luma || d.scale == 8) {
+		// (A refinement scan depends on every earlier scan of its band, so
+		// the luma's AC scans are decoded all or none.)
+		if ss > 0 && (scomps[0] != luma || d.scale == 8 && !d.opts.Gradient) {
 			// AC of chroma, or AC not needed at 1/8: skip the scan's data.
 			d.pos = (&bitReader{data: d.data, pos: d.pos}).resume()
 			return nil
@@ -402,6 +416,11 @@ func (d *decoder) scan(seg []byte) error {
 							_, err = br.block(d.dc[c.td], nil, &c.pred) // a DC scan: no AC
 						case c != luma:
 							br.receive(1) // a DC refinement bit
+						case !d.progressive && d.scale == 8 && d.opts.Gradient:
+							var low [3]int32
+							if err = br.lowCoefficients(d.dc[c.td], d.ac[c.ta], &c.pred, &low); err == nil {
+								d.emitGradient(bx, by, &low)
+							}
 						case !d.progressive && d.scale == 8:
 							var dc int32
 							if dc, err = br.block(d.dc[c.td], d.ac[c.ta], &c.pred); err == nil {
@@ -461,6 +480,31 @@ func (d *decoder) emitFull(bx, by int, coef *[64]int32, nz []uint8) {
 		}
 	}
 }
+
+// emitGradient writes a block's mean and slopes at 1/8 scale from its DC
+// and lowest AC coefficients (zigzag order: DC, across, down).
+func (d *decoder) emitGradient(bx, by int, low *[3]int32) {
+	d.emitDC(bx, by, low[0])
+	if bx < d.out.Cols && by < d.out.Rows {
+		q := &d.quant[d.comps[0].tq]
+		i := by*d.out.Cols + bx
+		d.out.GradX[i] = float32(low[1]) * float32(q[1]) * slope1
+		d.out.GradY[i] = float32(low[2]) * float32(q[2]) * slope1
+	}
+}
+
+// slope1 is the least-squares slope, in levels per pixel and per unit of
+// a dequantised coefficient, of the first AC basis function over the 8
+// pixels of a block: C(0)C(1)/4 * cos((2x+1)pi/16), against x - 3.5.
+var slope1 = func() float32 {
+	num, den := 0.0, 0.0
+	for x := range 8 {
+		dx := float64(x) - 3.5
+		num += math.Cos(float64(2*x+1)*math.Pi/16) * dx
+		den += dx * dx
+	}
+	return float32(num / den / (4 * math.Sqrt2))
+}()
 
 // emitDC writes a block's output at 1/8 scale from its DC coefficient.
 func (d *decoder) emitDC(bx, by int, dc int32) {

@@ -155,8 +155,8 @@ func TestProgressive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, scale := range []int{2, 4, 8} {
-			opts := Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return scale }}
+		for _, scale := range []int{1, 2, 4, 8, 80} {
+			opts := Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return min(scale, 8) }, Gradient: scale == 80}
 			p, err := Decode(prog, opts)
 			if err != nil {
 				t.Fatalf("%s 1/%d: %v", pair[0], scale, err)
@@ -165,8 +165,11 @@ func TestProgressive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(p.Luma, b.Luma) || p.Rows != b.Rows || p.Cols != b.Cols {
-				t.Errorf("%s 1/%d differs from %s", pair[0], scale, pair[1])
+			if !slices.Equal(p.Luma, b.Luma) || p.Rows != b.Rows || p.Cols != b.Cols || !slices.Equal(p.GradX, b.GradX) || !slices.Equal(p.GradY, b.GradY) {
+				t.Errorf("%s 1/%d (80: 8 with slopes) differs from %s", pair[0], scale, pair[1])
+			}
+			if scale == 80 && (len(b.GradX) != b.Rows*b.Cols || slices.Max(b.GradX) == 0) {
+				t.Errorf("%s: no slopes", pair[1])
 			}
 		}
 	}
@@ -217,11 +220,52 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, scale := range []int{2, 4, 8} {
-			img, err := Decode(data, Options{MaxPixels: 1 << 22, Scale: func(int, int) int { return scale }})
+		for _, scale := range []int{1, 2, 4, 8} {
+			img, err := Decode(data, Options{MaxPixels: 1 << 22, Scale: func(int, int) int { return scale }, Gradient: scale == 8})
 			if err == nil && (img.Cols != (img.Width+scale-1)/scale || img.Rows != (img.Height+scale-1)/scale || len(img.Luma) != img.Rows*img.Cols) {
 				t.Fatalf("luma %dx%d for %dx%d at 1/%d", img.Cols, img.Rows, img.Width, img.Height, scale)
 			}
 		}
 	})
+}
+
+// TestGradient: the slopes given at 1/8 scale follow the blocks' actual
+// least-squares slopes in libjpeg's full decoding (they come from the
+// lowest AC coefficient alone, so they are close, not equal).
+func TestGradient(t *testing.T) {
+	for _, name := range []string{"s444", "grey", "q100"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode(data, Options{MaxPixels: 1 << 30, Gradient: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := readPGM(t, filepath.Join("testdata", name+".y.pgm"))
+		var errSum, slopeSum float64
+		n := 0
+		for by := 0; by+8 <= y.Rect.Dy(); by += 8 {
+			for bx := 0; bx+8 <= y.Rect.Dx(); bx += 8 {
+				var sx, sy float64
+				for j := range 8 {
+					for i := range 8 {
+						v := float64(y.GrayAt(bx+i, by+j).Y)
+						sx += v * (float64(i) - 3.5)
+						sy += v * (float64(j) - 3.5)
+					}
+				}
+				sx, sy = sx/(8*42), sy/(8*42) // least-squares slopes
+				k := (by/8)*img.Cols + bx/8
+				errSum += math.Abs(sx-float64(img.GradX[k])) + math.Abs(sy-float64(img.GradY[k]))
+				slopeSum += math.Abs(sx) + math.Abs(sy)
+				n++
+			}
+		}
+		if rel := errSum / slopeSum; rel > 0.15 {
+			t.Errorf("%s: slopes off by %.0f %% of their size", name, 100*rel)
+		} else {
+			t.Logf("%s: %d blocks, slopes off by %.0f %% of their size", name, n, 100*rel)
+		}
+	}
 }

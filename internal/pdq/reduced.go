@@ -10,6 +10,15 @@ package pdq
 // hashes by about 12 bits at 1/8 scale (median, 1-12 MP photos); this way
 // it is about 2. luma is not modified.
 func (h *Hasher) HashReduced(luma []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
+	return h.HashReducedPlanes(luma, nil, nil, rows, cols, fullRows, fullCols, s, dihedral)
+}
+
+// HashReducedPlanes is HashReduced with each block taken as a plane rather
+// than uniform: gradX and gradY (nil for none) give its slopes across and
+// down, in levels per pixel. Measured on 1600x1004 photos at 1/8 scale
+// (least-squares planes from the full image): at most 4 bits from the full
+// hash, against 10 for flat blocks.
+func (h *Hasher) HashReducedPlanes(luma, gradX, gradY []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
 	if fullRows < minHashableDim || fullCols < minHashableDim || rows < 1 || cols < 1 {
 		var d *Dihedral
 		if dihedral {
@@ -17,34 +26,63 @@ func (h *Hasher) HashReduced(luma []float32, rows, cols, fullRows, fullCols, s i
 		}
 		return Result{}, d
 	}
-	wr := reducedWeights(fullRows, rows, s)
-	wc := reducedWeights(fullCols, cols, s)
-	// t = luma * wc^T: each block row sampled at the 64 columns.
-	if cap(h.cols64) < rows*64 {
-		h.cols64 = make([]float32, rows*64)
+	planes := gradX != nil && gradY != nil
+	wr := reducedWeights(fullRows, rows, s, false)
+	wc := reducedWeights(fullCols, cols, s, false)
+	var wr1, wc1 [64]sparseWeights
+	if planes {
+		wr1 = reducedWeights(fullRows, rows, s, true)
+		wc1 = reducedWeights(fullCols, cols, s, true)
+	}
+	// t = luma * wc^T (+ gradX * wc1^T): each block row sampled at the 64
+	// columns; u = gradY * wc^T, for the slopes down.
+	n := rows * 64
+	if planes {
+		n *= 2
+	}
+	if cap(h.cols64) < n {
+		h.cols64 = make([]float32, n)
 	}
 	t := h.cols64[:rows*64]
+	u := h.cols64[rows*64 : n]
 	for k := range rows {
 		row := luma[k*cols : (k+1)*cols]
 		for j, w := range wc {
-			sum := float32(0)
-			for i, v := range w.weights {
-				sum += v * row[w.first+i]
+			t[k*64+j] = dot(w, row)
+		}
+		if planes {
+			gx, gy := gradX[k*cols:(k+1)*cols], gradY[k*cols:(k+1)*cols]
+			for j := range wc {
+				t[k*64+j] += dot(wc1[j], gx)
+				u[k*64+j] = dot(wc[j], gy)
 			}
-			t[k*64+j] = sum
 		}
 	}
 	var buf64 [64 * 64]float32
-	for i, w := range wr {
-		out := buf64[i*64 : i*64+64]
-		for k, v := range w.weights {
-			src := t[(w.first+k)*64 : (w.first+k)*64+64]
-			for j := range out {
-				out[j] += v * src[j]
+	accumulate := func(wr *[64]sparseWeights, t []float32) {
+		for i, w := range wr {
+			out := buf64[i*64 : i*64+64]
+			for k, v := range w.weights {
+				src := t[(w.first+k)*64 : (w.first+k)*64+64]
+				for j := range out {
+					out[j] += v * src[j]
+				}
 			}
 		}
 	}
+	accumulate(&wr, t)
+	if planes {
+		accumulate(&wr1, u)
+	}
 	return finish(&buf64, dihedral)
+}
+
+func dot(w sparseWeights, row []float32) float32 {
+	sum := float32(0)
+	for i, v := range w.weights {
+		sum += v * row[w.first+i]
+	}
+	return sum
 }
 
 // sparseWeights are the weights of blocks first, first+1, ... in one
@@ -56,8 +94,10 @@ type sparseWeights struct {
 
 // reducedWeights returns, for each of the 64 samples along an axis of n
 // pixels, the weight of each block of s pixels (m blocks) in the
-// reference's two box filters at that sample.
-func reducedWeights(n, m, s int) [64]sparseWeights {
+// reference's two box filters at that sample; with moment set, the weight
+// of each block's slope instead: the kernel times the distance from the
+// block's centre.
+func reducedWeights(n, m, s int, moment bool) [64]sparseWeights {
 	bw := newBoxWindow(n, windowSize(n))
 	window := func(i int) (lo, hi int) {
 		return max(0, i-(bw.w-bw.half)), min(n-1, i+bw.half-1)
@@ -80,7 +120,11 @@ func reducedWeights(n, m, s int) [64]sparseWeights {
 		first, last := plo/s, min(phi/s, m-1)
 		w := make([]float32, last-first+1)
 		for x, v := range k {
-			w[min((plo+x)/s, m-1)-first] += float32(v)
+			b := min((plo+x)/s, m-1)
+			if moment {
+				v *= float64(plo+x) - (float64(b*s) + float64(s-1)/2)
+			}
+			w[b-first] += float32(v)
 		}
 		out[j] = sparseWeights{first: first, weights: w}
 	}
