@@ -55,11 +55,11 @@ type Options struct {
 	// luma is decoded in full with libjpeg's accurate integer inverse DCT:
 	// equal, sample for sample, to libjpeg's (djpeg -grayscale).
 	Scale func(width, height int) int
-	// Gradient, at 1/8 scale, also gives each block's mean slope across and
-	// down (GradX, GradY), from its two lowest AC coefficients: a plane
-	// rather than a flat tile, which keeps PDQ's filter accurate on
-	// smaller photos.
-	Gradient bool
+	// Gradient, if it returns true for the image's size at 1/8 scale, also
+	// asks for each block's mean slope across and down (GradX, GradY), from
+	// its two lowest AC coefficients: a plane rather than a flat tile,
+	// which keeps PDQ's filter accurate on smaller photos.
+	Gradient func(width, height int) bool
 	// Luma, when large enough, is reused for the output (a caller decoding
 	// many images saves the allocation and its page faults).
 	Luma []float32
@@ -85,6 +85,7 @@ type decoder struct {
 	adobe        bool
 	adobeXform   int
 	frame        bool
+	planes       bool // 1/8 scale with slopes
 	progressive  bool
 	mcusX, mcusY int
 	weights      [64][16]float32
@@ -234,6 +235,7 @@ func (d *decoder) parseFrame(seg []byte) error {
 		return fmt.Errorf("%w: no reduced scale for %dx%d", ErrUnsupported, d.width, d.height)
 	}
 	d.frame = true
+	d.planes = d.scale == 8 && d.opts.Gradient != nil && d.opts.Gradient(d.width, d.height)
 	hmax, vmax := 1, 1
 	for _, c := range d.comps {
 		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
@@ -246,7 +248,7 @@ func (d *decoder) parseFrame(seg []byte) error {
 	}
 	if d.progressive {
 		stride := 64
-		if d.scale == 8 && !d.opts.Gradient {
+		if d.scale == 8 && !d.planes {
 			stride = 1
 		}
 		d.coefs = make([]int16, d.comps[0].blocksX*d.comps[0].blocksY*stride)
@@ -261,7 +263,7 @@ func (d *decoder) parseFrame(seg []byte) error {
 		clear(luma) // partial edge blocks are written only where inside
 	}
 	d.out = &Image{Luma: luma, Rows: rows, Cols: cols, Scale: d.scale, Width: d.width, Height: d.height}
-	if d.scale == 8 && d.opts.Gradient {
+	if d.planes {
 		d.out.GradX, d.out.GradY = make([]float32, rows*cols), make([]float32, rows*cols)
 	}
 	return nil
@@ -367,7 +369,7 @@ func (d *decoder) scan(seg []byte) error {
 		}
 		// (A refinement scan depends on every earlier scan of its band, so
 		// the luma's AC scans are decoded all or none.)
-		if ss > 0 && (scomps[0] != luma || d.scale == 8 && !d.opts.Gradient) {
+		if ss > 0 && (scomps[0] != luma || d.scale == 8 && !d.planes) {
 			// AC of chroma, or AC not needed at 1/8: skip the scan's data.
 			d.pos = (&bitReader{data: d.data, pos: d.pos}).resume()
 			return nil
@@ -416,7 +418,7 @@ func (d *decoder) scan(seg []byte) error {
 							_, err = br.block(d.dc[c.td], nil, &c.pred) // a DC scan: no AC
 						case c != luma:
 							br.receive(1) // a DC refinement bit
-						case !d.progressive && d.scale == 8 && d.opts.Gradient:
+						case !d.progressive && d.planes:
 							var low [3]int32
 							if err = br.lowCoefficients(d.dc[c.td], d.ac[c.ta], &c.pred, &low); err == nil {
 								d.emitGradient(bx, by, &low)

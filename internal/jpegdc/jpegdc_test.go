@@ -156,7 +156,7 @@ func TestProgressive(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, scale := range []int{1, 2, 4, 8, 80} {
-			opts := Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return min(scale, 8) }, Gradient: scale == 80}
+			opts := Options{MaxPixels: 1 << 30, Scale: func(int, int) int { return min(scale, 8) }, Gradient: func(int, int) bool { return scale == 80 }}
 			p, err := Decode(prog, opts)
 			if err != nil {
 				t.Fatalf("%s 1/%d: %v", pair[0], scale, err)
@@ -221,7 +221,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, scale := range []int{1, 2, 4, 8} {
-			img, err := Decode(data, Options{MaxPixels: 1 << 22, Scale: func(int, int) int { return scale }, Gradient: scale == 8})
+			img, err := Decode(data, Options{MaxPixels: 1 << 22, Scale: func(int, int) int { return scale }, Gradient: func(int, int) bool { return scale == 8 }})
 			if err == nil && (img.Cols != (img.Width+scale-1)/scale || img.Rows != (img.Height+scale-1)/scale || len(img.Luma) != img.Rows*img.Cols) {
 				t.Fatalf("luma %dx%d for %dx%d at 1/%d", img.Cols, img.Rows, img.Width, img.Height, scale)
 			}
@@ -238,7 +238,7 @@ func TestGradient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := Decode(data, Options{MaxPixels: 1 << 30, Gradient: true})
+		img, err := Decode(data, Options{MaxPixels: 1 << 30, Gradient: func(int, int) bool { return true }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ func (d *decoder) progressiveBlock(c *component, bx, by, ss, se, ah int, al uint
 	var blk []int16
 	if bx < c.blocksX && by < c.blocksY {
 		i := by*c.blocksX + bx
-		if d.scale == 8 && !d.opts.Gradient {
+		if d.scale == 8 && !d.planes {
 			blk = d.coefs[i : i+1]
 		} else {
 			blk = d.coefs[64*i : 64*i+64]
@@ -125,7 +125,7 @@ func (d *decoder) finishProgressive() {
 	for by := range c.blocksY {
 		for bx := range c.blocksX {
 			i := by*c.blocksX + bx
-			if d.scale == 8 && d.opts.Gradient {
+			if d.planes {
 				low := [3]int32{int32(d.coefs[64*i]), int32(d.coefs[64*i+1]), int32(d.coefs[64*i+2])}
 				d.emitGradient(bx, by, &low)
 				continue
