@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/ivid-project/ivid/internal/jpegdc"
+	"github.com/ivid-project/ivid/internal/jpegluma"
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
 	"github.com/ivid-project/ivid/internal/vpdq"
@@ -262,7 +262,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 			}
 			return 1
 		}
-		y, err := jpegdc.Decode(data, jpegdc.Options{MaxPixels: h.maxPixels(), Scale: scale, Gradient: fastPlanes, Luma: h.luma})
+		y, err := jpegluma.Decode(data, jpegluma.Options{MaxPixels: h.maxPixels(), Scale: scale, Gradient: fastPlanes, Luma: h.luma})
 		if err == nil {
 			tm.Decode = time.Since(start)
 			start = time.Now()

@@ -1,4 +1,4 @@
-package jpegdc
+package jpegluma
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package jpegdc
+package jpegluma
 
 // The accurate integer inverse DCT of the IJG's libjpeg (jidctint.c, the
 // default JDCT_ISLOW that libjpeg-turbo and ImageMagick decode with), in

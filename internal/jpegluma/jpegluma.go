@@ -1,4 +1,4 @@
-// Package jpegdc decodes a JPEG's luma alone: in full with libjpeg's
+// Package jpegluma decodes a JPEG's luma alone: in full with libjpeg's
 // accurate integer inverse DCT, or at 1/2, 1/4 or 1/8 of its size in the
 // DCT domain, each output value then the mean of a block of the full image
 // computed from a few coefficients (at 1/8, the DC coefficient alone, as
@@ -11,7 +11,7 @@
 // scans are skipped unread. Everything else (arithmetic, lossless, 12-bit,
 // RGB or CMYK JPEGs) returns [ErrUnsupported] and the caller decodes the
 // full image instead.
-package jpegdc
+package jpegluma
 
 import (
 	"encoding/binary"
@@ -23,11 +23,11 @@ import (
 
 var (
 	// ErrUnsupported: a valid JPEG this decoder does not handle.
-	ErrUnsupported = errors.New("jpegdc: unsupported JPEG")
+	ErrUnsupported = errors.New("jpegluma: unsupported JPEG")
 	// ErrCorrupt: not a JPEG, or a malformed one.
-	ErrCorrupt = errors.New("jpegdc: corrupt JPEG")
+	ErrCorrupt = errors.New("jpegluma: corrupt JPEG")
 	// ErrTooLarge: the declared size is above the pixel limit.
-	ErrTooLarge = errors.New("jpegdc: image above the pixel limit")
+	ErrTooLarge = errors.New("jpegluma: image above the pixel limit")
 )
 
 // Image is a decoded reduced-scale luma plane.
