@@ -135,7 +135,7 @@ func checkCaseExport(t *testing.T, f *fixture, caseID ivid.CaseID, orig ivid.Med
 		for _, e := range got {
 			if e.MD5 == orig.MD5 {
 				found = true
-				if e.Series != "Lighthouse" || e.VictimIdentified == nil || !*e.VictimIdentified {
+				if e.Series != "Lighthouse" || e.VictimIdentified == nil || !*e.VictimIdentified || e.Submissions != 2 {
 					t.Errorf("%s export: %+v lost its series or identification", format, e)
 				}
 				if format == hashset.FormatVICS && (e.Category != hashset.CSAM || e.SHA256 != orig.SHA256) {

@@ -125,6 +125,11 @@ func (s *Service) ExportCase(ctx context.Context, a Actor, id CaseID, format str
 		}
 		stored := m.Stored
 		e.FileAvailable = &stored
+		subs, err := s.store.Submissions(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		e.Submissions = len(subs)
 		if m.Baseline == BaselineConfirmed {
 			yes := true
 			e.Baseline = &yes
