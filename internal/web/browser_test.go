@@ -247,6 +247,11 @@ func TestBrowserReviewFlow(t *testing.T) {
 	if !strings.Contains(filter, "blur(") || !strings.Contains(filter, "grayscale(1)") {
 		t.Fatalf("default filter %q, want blur and greyscale", filter)
 	}
+	// The case page's ICSE export link gives the case's hashes.
+	icse, err := chromedp.Run(de.ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href$="format=icse"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(icse, "MD5;SHA1;") || strings.Count(strings.TrimSpace(icse), "\n") != 1 {
+		t.Errorf("ICSE export from the case page: %v %q", err, icse)
+	}
 
 	// Review by keyboard: France's queue holds scenes 7 and 8; "1" on the
 	// first categorises it.
