@@ -274,7 +274,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 				res, dih = h.pdq.HashLuma(y.Luma, y.Rows, y.Cols, h.opts.Dihedral)
 			} else {
 				rec.FastScale = y.Scale
-				res, dih = h.pdq.HashReducedPlanes(y.Luma, y.GradX, y.GradY, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
+				res, dih = h.pdq.HashReduced(y.Luma, y.GradX, y.GradY, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
 			}
 			tm.PDQ = time.Since(start)
 			h.setPDQ(&rec, res, dih)

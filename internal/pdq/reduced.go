@@ -9,16 +9,13 @@ package pdq
 // for the small image and sample it on its own coarse grid, which moves
 // hashes by about 12 bits at 1/8 scale (median, 1-12 MP photos); this way
 // it is about 2. luma is not modified.
-func (h *Hasher) HashReduced(luma []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
-	return h.HashReducedPlanes(luma, nil, nil, rows, cols, fullRows, fullCols, s, dihedral)
-}
-
-// HashReducedPlanes is HashReduced with each block taken as a plane rather
-// than uniform: gradX and gradY (nil for none) give its slopes across and
-// down, in levels per pixel. Measured on 1600x1004 photos at 1/8 scale
-// (least-squares planes from the full image): at most 4 bits from the full
-// hash, against 10 for flat blocks.
-func (h *Hasher) HashReducedPlanes(luma, gradX, gradY []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
+//
+// gradX and gradY (nil for none) give each block's slopes across and down,
+// in levels per pixel: the block is then taken as a plane rather than
+// uniform. Measured on 1600x1004 photos at 1/8 scale (least-squares planes
+// from the full image): at most 4 bits from the full hash, against 10 for
+// flat blocks.
+func (h *Hasher) HashReduced(luma, gradX, gradY []float32, rows, cols, fullRows, fullCols, s int, dihedral bool) (Result, *Dihedral) {
 	if fullRows < minHashableDim || fullCols < minHashableDim || rows < 1 || cols < 1 {
 		var d *Dihedral
 		if dihedral {
