@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -15,13 +17,36 @@ import (
 )
 
 func newBenchCommand(g *globalOptions) *cobra.Command {
+	var cpuProfile string
+	var stopProfile func()
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure ivid's hot paths on this machine",
 		Long: `Benchmarks that print figures a user can compare between machines and
 versions. Absolute times on shared machines are noisy: compare ratios and
 medians measured in one run.`,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return err
+			}
+			stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+			return nil
+		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if stopProfile != nil {
+				stopProfile()
+			}
+		},
 	}
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	cmd.AddCommand(newBenchHashCommand(g), newBenchIndexCommand(g), newBenchVideoCommand(g), newBenchIngestCommand(g), newBenchMatchAPICommand(g))
 	return cmd
 }

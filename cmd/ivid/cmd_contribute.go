@@ -25,6 +25,7 @@ type contributeOptions struct {
 	recursive bool
 	journal   string
 	quiet     bool
+	batch     int
 }
 
 func newContributeCommand(g *globalOptions) *cobra.Command {
@@ -32,8 +33,8 @@ func newContributeCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "contribute PATH... --server URL --case ID",
 		Short: "Contribute files to a case on an ivid server and print what is known about each",
-		Long: `Uploads images and videos, one request per file, and prints each file's
-comparison: new or known, series, category, links. The API token comes from
+		Long: `Uploads images and videos, --batch files a streamed request, and prints
+each file's comparison: new or known, series, category, links. The API token comes from
 --token or $IVID_TOKEN. Interrupted, the same command resumes: files the
 server acknowledged are listed in a journal (default
 .ivid-contribute-CASE.jsonl in the current folder) and skipped.`,
@@ -49,6 +50,7 @@ server acknowledged are listed in a journal (default
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "contribute the files in directories")
 	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no per-file comparison")
+	f.IntVar(&o.batch, "batch", 64, "files per request (the server hashes them in parallel and commits them in groups)")
 	return cmd
 }
 
@@ -65,6 +67,9 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 	}
 	if o.server == "" || o.caseID <= 0 || o.token == "" {
 		return usageError{fmt.Errorf("--server, --case and a token (--token or $IVID_TOKEN) are required")}
+	}
+	if o.batch < 1 {
+		return usageError{fmt.Errorf("--batch must be at least 1")}
 	}
 	if o.journal == "" {
 		o.journal = fmt.Sprintf(".ivid-contribute-%d.jsonl", o.caseID)
@@ -105,6 +110,41 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 		}
 	}
 	var fatal error
+	var batch []string
+	send := func() {
+		if len(batch) == 0 || fatal != nil || ctx.Err() != nil {
+			batch = batch[:0]
+			return
+		}
+		acked := 0
+		err := c.ContributeFiles(ctx, o.caseID, batch, func(path string, res client.Result, err error) {
+			acked++
+			if err != nil {
+				failed++
+				fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
+				return
+			}
+			abs, _ := filepath.Abs(path)
+			sent++
+			sentBytes += res.Comparison.Media.Size
+			progress()
+			cmp := res.Comparison
+			b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
+			jf.Write(append(b, '\n'))
+			if !o.quiet {
+				fmt.Fprintln(stdout, describe(path, res))
+			}
+		})
+		switch {
+		case errors.Is(err, client.ErrFatal):
+			fatal = err
+		case err != nil:
+			// Files not acknowledged are sent again by the next run.
+			failed += len(batch) - acked
+			fmt.Fprintf(stderr, "ivid: %d file(s) not acknowledged: %v\n", len(batch)-acked, err)
+		}
+		batch = batch[:0]
+	}
 	for j := range jobs {
 		if fatal != nil || ctx.Err() != nil {
 			continue // drain
@@ -119,26 +159,11 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 			skipped++
 			continue
 		}
-		res, err := c.Contribute(ctx, o.caseID, j.Path)
-		switch {
-		case errors.Is(err, client.ErrFatal):
-			fatal = err
-			continue
-		case err != nil:
-			failed++
-			fmt.Fprintf(stderr, "ivid: %s: %v\n", j.Path, err)
-			continue
-		}
-		sent++
-		sentBytes += res.Comparison.Media.Size
-		progress()
-		cmp := res.Comparison
-		b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
-		jf.Write(append(b, '\n'))
-		if !o.quiet {
-			fmt.Fprintln(stdout, describe(j.Path, res))
+		if batch = append(batch, j.Path); len(batch) >= o.batch {
+			send()
 		}
 	}
+	send()
 	if err := <-walkErr; err != nil && fatal == nil {
 		fatal = err
 	}

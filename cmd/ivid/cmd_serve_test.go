@@ -173,11 +173,12 @@ func testServeDurability(t *testing.T, database string) {
 	var mu sync.Mutex
 	acked := map[string]int64{}
 	killed := make(chan struct{})
+	// One streamed request, as 'ivid contribute' sends: the server hashes
+	// in parallel and commits in groups while the kill comes.
 	go func() {
-		for _, p := range paths {
-			r, err := cl.Contribute(context.Background(), cs.ID, p)
+		cl.ContributeFiles(context.Background(), cs.ID, paths, func(p string, r client.Result, err error) {
 			if err != nil {
-				return // the server is gone
+				return
 			}
 			mu.Lock()
 			acked[p] = int64(r.Comparison.Media.ID)
@@ -186,7 +187,7 @@ func testServeDurability(t *testing.T, database string) {
 			if n == 8 {
 				close(killed)
 			}
-		}
+		})
 	}()
 	select {
 	case <-killed:
@@ -341,7 +342,7 @@ func TestServerDemo(t *testing.T) {
 func TestContributeCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"))
+	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

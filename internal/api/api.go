@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,9 @@ type Options struct {
 	SpoolDir string
 	// MaxUpload bounds one uploaded file (default 4 GiB).
 	MaxUpload int64
+	// Hashers is how many contributed files are hashed at once, all
+	// requests together (default: the processors).
+	Hashers int
 	// InsecureCookies drops the Secure flag, for plain-HTTP tests only.
 	InsecureCookies bool
 	// IndustryRate is the requests per second allowed per industry token
@@ -45,12 +49,19 @@ type Server struct {
 	routes  []route
 	limits  *rateLimits
 	metrics *metrics
+	// hashSlots bounds the contributions being hashed at once, all
+	// requests together, to the processors: more would only add cache
+	// misses, while the uploads waiting their turn keep the pipeline full.
+	hashSlots chan struct{}
 }
 
 // New builds the API.
 func New(svc *ivid.Service, opts Options) (*Server, error) {
 	if opts.MaxUpload <= 0 {
 		opts.MaxUpload = 4 << 30
+	}
+	if opts.Hashers <= 0 {
+		opts.Hashers = runtime.GOMAXPROCS(0)
 	}
 	if opts.IndustryRate <= 0 {
 		opts.IndustryRate = 50
@@ -64,7 +75,8 @@ func New(svc *ivid.Service, opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.SpoolDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, opts: opts, mux: http.NewServeMux(), limits: newRateLimits(opts.IndustryRate), metrics: newMetrics()}
+	s := &Server{svc: svc, opts: opts, mux: http.NewServeMux(), limits: newRateLimits(opts.IndustryRate), metrics: newMetrics(),
+		hashSlots: make(chan struct{}, opts.Hashers)}
 	s.routes = s.table()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))

@@ -193,6 +193,14 @@ func (f *fixture) upload(user string, caseID ivid.CaseID, files map[string][]byt
 		}
 		out = append(out, r)
 	}
+	// Results come in commit order; each names its part, and every part
+	// is answered once.
+	slices.SortFunc(out, func(a, b contributeResult) int { return a.Part - b.Part })
+	for i, r := range out {
+		if r.Part != i || (i < len(names) && r.File != names[i]) {
+			f.t.Fatalf("result %d is part %d (%s), want part %d (%s)", i, r.Part, r.File, i, names[min(i, len(names)-1)])
+		}
+	}
 	return resp.StatusCode, out
 }
 

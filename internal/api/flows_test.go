@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -168,6 +169,86 @@ func checkCaseExport(t *testing.T, f *fixture, caseID ivid.CaseID, orig ivid.Med
 // TestPixelsScoping: an agency-level case's pixels never reach another
 // agency, while its hashes still match; network-shared ones do; every read
 // is audited.
+// TestCopiesInOneUpload: copies of the same content in one upload, which
+// may be committed in one group, make one item with a submission each.
+func TestCopiesInOneUpload(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-COPIES", ivid.SharingAgency)
+		same := scene(t, 5, demo.Original)
+		files := map[string][]byte{"other.png": scene(t, 6, demo.Original)}
+		for i := range 6 {
+			files[fmt.Sprintf("copy-%d.png", i)] = same
+		}
+		st, res := f.upload("fr-specialist", c.ID, files)
+		if st != 200 || len(res) != 7 {
+			t.Fatalf("upload: %d %+v", st, res)
+		}
+		news, ids := 0, map[ivid.MediaID]bool{}
+		for _, r := range res[:6] {
+			if r.Comparison == nil {
+				t.Fatalf("%s: %+v", r.File, r)
+			}
+			ids[r.Comparison.Media.ID] = true
+			if r.Comparison.New {
+				news++
+			}
+		}
+		if news != 1 || len(ids) != 1 || res[6].Comparison == nil || !res[6].Comparison.New {
+			t.Fatalf("copies: %d new, %d items; other %+v", news, len(ids), res[6])
+		}
+		for id := range ids {
+			if subs, err := db.Submissions(context.Background(), id); err != nil || len(subs) != 6 {
+				t.Fatalf("submissions: %d %v", len(subs), err)
+			}
+		}
+		if n := countFiles(t, f.blobDir); n != 2 {
+			t.Fatalf("%d blob files, want 2", n)
+		}
+		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestGroupCommit commits a group holding two copies of one content and
+// another item in one transaction.
+func TestGroupCommit(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		ctx := context.Background()
+		c := f.newCase("fr-specialist", "FR-GROUP", ivid.SharingAgency)
+		a := ivid.Actor{User: f.user["fr-specialist"], Agency: f.agency["FR"]}
+		dir := t.TempDir()
+		var group []ivid.Hashed
+		for i, b := range [][]byte{scene(t, 7, demo.Original), scene(t, 7, demo.Original), scene(t, 8, demo.Original)} {
+			p := filepath.Join(dir, fmt.Sprintf("%d.png", i))
+			os.WriteFile(p, b, 0o600)
+			h, err := f.svc.HashUpload(ctx, a, c.ID, filepath.Base(p), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			group = append(group, h)
+		}
+		res := f.svc.CommitUploads(ctx, a, c.ID, group)
+		for i, r := range res {
+			if r.Err != nil {
+				t.Fatalf("item %d: %v", i, r.Err)
+			}
+		}
+		first, copy, other := res[0].Comparison, res[1].Comparison, res[2].Comparison
+		if !first.New || copy.New || !other.New || copy.Media.ID != first.Media.ID || other.Media.ID == first.Media.ID || copy.Submissions != 2 {
+			t.Fatalf("group: %+v / %+v / %+v", first, copy, other)
+		}
+		if n := countFiles(t, f.blobDir); n != 2 {
+			t.Fatalf("%d blob files, want 2", n)
+		}
+		if n, err := ivid.VerifyTrail(ctx, db); err != nil {
+			t.Fatal(n, err)
+		}
+	})
+}
+
 func TestPixelsScoping(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db, Options{})

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/hashset"
@@ -24,23 +25,43 @@ func isBreak(err error) bool {
 
 // contributeResult is one line of a contribution's response.
 type contributeResult struct {
+	// Part is the file's place in the upload, from 0: results come back
+	// in the order they are committed, not always the upload's.
+	Part       int              `json:"part"`
 	File       string           `json:"file"`
 	Comparison *ivid.Comparison `json:"comparison,omitempty"`
 	Error      string           `json:"error,omitempty"`
 	Status     int              `json:"status"`
 }
 
-// contribute streams a multipart upload: each file part is spooled to disk
-// (never held in memory), hashed, stored and compared, and its result is
-// written back at once as a line of JSON, so that a client knows which
-// items were acknowledged even if the connection breaks later.
+// maxGroup bounds the items of one group commit.
+const maxGroup = 64
+
+// upload is a file part on its way through a contribution's pipeline.
+type upload struct {
+	part   int
+	file   string
+	spool  string // removed once answered
+	hashed ivid.Hashed
+	err    error
+}
+
+// contribute streams a multipart upload through a pipeline: file parts are
+// read in order and spooled to disk (never held in memory); each is hashed
+// as soon as a processor is free; whatever is hashed is committed as a
+// group (its contents synced, then one database transaction), and each
+// item's result is written back at once as a line of JSON. A client thus
+// learns which items were acknowledged even if the connection breaks
+// later, and the durable writes of one group overlap the hashing of the
+// next files.
 func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
 	caseID := ivid.CaseID(id)
-	if _, err := s.svc.Case(r.Context(), a, caseID); err != nil {
+	ctx := r.Context()
+	if _, err := s.svc.Case(ctx, a, caseID); err != nil {
 		return err
 	}
 	mr, err := r.MultipartReader()
@@ -53,20 +74,22 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		return err
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	flush := func() {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-	}
-	started := false
-	emit := func(res contributeResult) {
-		if !started {
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-		enc.Encode(res)
-		flush()
+
+	// Parts spooled and not yet answered, per request: reading the body
+	// stops while the pipeline is full.
+	window := make(chan struct{}, 2*cap(s.hashSlots)+2)
+	ready := make(chan *upload, cap(window))
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		s.answer(w, r, a, caseID, ready, window)
+	}()
+
+	var hashing sync.WaitGroup
+	finish := func() {
+		hashing.Wait()
+		close(ready)
+		<-answered
 	}
 	n := 0
 	for {
@@ -76,64 +99,130 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		}
 		if err != nil {
 			// A truncated or malformed body: what was acknowledged stands.
-			if !started {
+			if n == 0 {
+				finish()
 				return fmt.Errorf("%w: multipart body: %v", errBadRequest, err)
 			}
-			emit(contributeResult{Error: "multipart body cut short: " + err.Error(), Status: http.StatusBadRequest})
-			return nil
+			window <- struct{}{}
+			ready <- &upload{part: n, err: fmt.Errorf("%w: multipart body cut short: %v", errBadRequest, err)}
+			break
 		}
 		name := part.FileName()
 		if name == "" {
 			part.Close()
 			continue
 		}
+		u := &upload{part: n, file: filepath.Base(name)}
 		n++
-		res := contributeResult{File: filepath.Base(name)}
-		c, err := s.contributePart(r, a, caseID, name, part)
+		window <- struct{}{}
+		u.spool, u.err = s.spool(part)
 		part.Close()
-		if err != nil {
-			res.Error, res.Status = err.Error(), status(err)
-			if res.Status >= 500 {
-				s.opts.Log.Error("contribute", "request_id", requestID(r), "err", err)
-				res.Error = "internal error"
+		if u.err != nil {
+			ready <- u
+			if errors.Is(u.err, errTruncated) || ctx.Err() != nil {
+				break
 			}
-			if errors.Is(err, errTruncated) || r.Context().Err() != nil {
-				emit(res)
-				return nil
-			}
-		} else {
-			res.Comparison, res.Status = &c, http.StatusOK
+			continue
 		}
-		emit(res)
+		hashing.Go(func() {
+			select {
+			case s.hashSlots <- struct{}{}:
+				u.hashed, u.err = s.svc.HashUpload(ctx, a, caseID, u.file, u.spool)
+				<-s.hashSlots
+			case <-ctx.Done():
+				u.err = ctx.Err()
+			}
+			ready <- u
+		})
 	}
+	finish()
 	if n == 0 {
-		if !started {
-			return fmt.Errorf("%w: no file in the upload", errBadRequest)
-		}
+		return fmt.Errorf("%w: no file in the upload", errBadRequest)
 	}
 	return nil
 }
 
+// answer commits hashed uploads in groups, whatever is ready at once, and
+// writes each one's result. It is the only writer of the response.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, caseID ivid.CaseID, ready chan *upload, window chan struct{}) {
+	enc := json.NewEncoder(w)
+	rc := http.NewResponseController(w)
+	emit := func(u *upload, res contributeResult) {
+		if u.spool != "" {
+			os.Remove(u.spool)
+		}
+		res.Part, res.File = u.part, u.file
+		enc.Encode(res)
+		<-window
+	}
+	fail := func(u *upload, err error) {
+		res := contributeResult{Error: err.Error(), Status: status(err)}
+		if res.Status >= 500 {
+			s.opts.Log.Error("contribute", "request_id", requestID(r), "err", err)
+			res.Error = "internal error"
+		}
+		emit(u, res)
+	}
+	for u := range ready {
+		group := []*upload{u}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case u, ok := <-ready:
+				if !ok {
+					break more
+				}
+				group = append(group, u)
+			default:
+				break more
+			}
+		}
+		var ok []*upload
+		var hashed []ivid.Hashed
+		for _, u := range group {
+			if u.err != nil {
+				fail(u, u.err)
+				continue
+			}
+			ok = append(ok, u)
+			hashed = append(hashed, u.hashed)
+		}
+		if len(ok) > 0 {
+			for i, res := range s.svc.CommitUploads(r.Context(), a, caseID, hashed) {
+				if res.Err != nil {
+					fail(ok[i], res.Err)
+					continue
+				}
+				c := res.Comparison
+				emit(ok[i], contributeResult{Comparison: &c, Status: http.StatusOK})
+			}
+		}
+		rc.Flush()
+	}
+}
+
 var errTruncated = fmt.Errorf("%w: upload cut short", errBadRequest)
 
-func (s *Server) contributePart(r *http.Request, a ivid.Actor, caseID ivid.CaseID, name string, part io.Reader) (ivid.Comparison, error) {
+// spool copies a part to a file of its own, at most MaxUpload bytes.
+func (s *Server) spool(part io.Reader) (path string, err error) {
 	f, err := os.CreateTemp(s.opts.SpoolDir, "upload-*")
 	if err != nil {
-		return ivid.Comparison{}, err
+		return "", err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
 	n, err := io.Copy(f, io.LimitReader(part, s.opts.MaxUpload+1))
 	if err != nil {
-		return ivid.Comparison{}, fmt.Errorf("%w: %v", errTruncated, err)
+		return "", fmt.Errorf("%w: %v", errTruncated, err)
 	}
 	if n > s.opts.MaxUpload {
-		return ivid.Comparison{}, &http.MaxBytesError{Limit: s.opts.MaxUpload}
+		return "", &http.MaxBytesError{Limit: s.opts.MaxUpload}
 	}
-	if err := f.Close(); err != nil {
-		return ivid.Comparison{}, err
-	}
-	return s.svc.Contribute(r.Context(), a, caseID, filepath.Base(name), f.Name())
+	return f.Name(), f.Close()
 }
 
 // contributeHashes takes a VICS JSON or ICSE CSV body (detected), at most

@@ -1,5 +1,6 @@
 // Package client talks to an ivid server's API on behalf of the CLI:
-// contributions of files, one request each, with their comparison results.
+// contributions of files, one or many a request, with their comparison
+// results.
 package client
 
 import (
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ivid-project/ivid/internal/ivid"
 )
@@ -29,6 +31,7 @@ type Client struct {
 
 // Result is the server's answer for one contributed file.
 type Result struct {
+	Part       int              `json:"part"`
 	File       string           `json:"file"`
 	Comparison *ivid.Comparison `json:"comparison,omitempty"`
 	Error      string           `json:"error,omitempty"`
@@ -89,6 +92,91 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 		return r, errors.New(r.Error)
 	}
 	return r, nil
+}
+
+// ContributeFiles uploads files to a case in one streamed request: the
+// server hashes them in parallel and commits them in groups, so that its
+// durable writes overlap the hashing of the next files. fn is called once
+// per file, in the order the server acknowledges them, with the server's
+// comparison or the reason the file failed (ErrRejected for bad content).
+// An error returned is about the request as a whole: files that fn has not
+// seen by then were not acknowledged and can be sent again.
+func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []string, fn func(path string, r Result, err error)) error {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	// Files that cannot be read are answered here; the others are numbered
+	// in the order they are sent, as the server numbers the parts.
+	var sent []string
+	var mu sync.Mutex
+	go func() {
+		for _, p := range paths {
+			f, err := os.Open(p)
+			if err != nil {
+				mu.Lock()
+				fn(p, Result{}, err)
+				mu.Unlock()
+				continue
+			}
+			mu.Lock()
+			sent = append(sent, p)
+			mu.Unlock()
+			w, err := mw.CreateFormFile("file", filepath.Base(p))
+			if err == nil {
+				_, err = io.Copy(w, f)
+			}
+			f.Close()
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		return err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		pr.CloseWithError(err)
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		pr.CloseWithError(errors.New("refused"))
+		return problem(resp)
+	}
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var r Result
+		if err := dec.Decode(&r); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading the server's answer: %w", err)
+		}
+		mu.Lock()
+		if r.Part < 0 || r.Part >= len(sent) {
+			mu.Unlock()
+			if r.Error != "" {
+				return fmt.Errorf("server: %s", r.Error)
+			}
+			return fmt.Errorf("server answered for part %d of %d", r.Part, len(sent))
+		}
+		p := sent[r.Part]
+		var ferr error
+		if r.Error != "" {
+			if r.Status >= 400 && r.Status < 500 {
+				ferr = fmt.Errorf("%w: %s", ErrRejected, r.Error)
+			} else {
+				ferr = errors.New(r.Error)
+			}
+		}
+		fn(p, r, ferr)
+		mu.Unlock()
+	}
 }
 
 func (c *Client) http() *http.Client {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/ivid-project/ivid/internal/blob"
@@ -71,82 +72,209 @@ type OffenderFact struct {
 // same content adds a submission, never a copy), indexed, and compared
 // with the whole database.
 func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Comparison, error) {
+	h, err := s.HashUpload(ctx, a, caseID, fileName, path)
+	if err != nil {
+		return Comparison{}, err
+	}
+	res := s.CommitUploads(ctx, a, caseID, []Hashed{h})
+	return res[0].Comparison, res[0].Err
+}
+
+// Hashed is a contribution's file after its hashing, ready to be committed.
+type Hashed struct {
+	fileName, path string
+	rec            filehash.Record
+}
+
+// Contributed is the outcome of one item of CommitUploads.
+type Contributed struct {
+	Comparison Comparison
+	Err        error
+}
+
+// HashUpload is a contribution's first stage, the one that takes the
+// processor: it hashes the file spooled to path and writes nothing. The
+// file must stay at path until CommitUploads returns.
+func (s *Service) HashUpload(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Hashed, error) {
 	if err := a.require(PermContribute); err != nil {
-		return Comparison{}, err
+		return Hashed{}, err
 	}
-	if _, err := s.Case(ctx, a, caseID); err != nil {
-		return Comparison{}, err
-	}
-	// Hashers keep their (large) decode and PDQ buffers between files.
-	h, _ := s.hashers.Get().(*filehash.Hasher)
-	if h == nil {
+	// Hashers keep their (large) decode and PDQ buffers between files, and
+	// are kept out of the garbage collector's reach (unlike in a
+	// sync.Pool): fresh buffers cost page faults on first touch.
+	var h *filehash.Hasher
+	select {
+	case h = <-s.hashers:
+	default:
 		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
 	}
 	rec, _, err := h.FileContext(ctx, path)
-	s.hashers.Put(h)
+	select {
+	case s.hashers <- h:
+	default:
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
 			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
-			return Comparison{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
+			return Hashed{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
-		return Comparison{}, fmt.Errorf("hash %s: %w", fileName, err)
+		return Hashed{}, fmt.Errorf("hash %s: %w", fileName, err)
 	}
 	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
-		return Comparison{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
+		return Hashed{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
 	}
-	m := mediaFromRecord(rec)
-	m.Created = s.now()
-	existing, err := s.store.MediaBySHA256(ctx, rec.SHA256)
-	isNew := errors.Is(err, ErrNotFound)
-	if err != nil && !isNew {
-		return Comparison{}, err
-	}
-	// Content first (synced), then the row that makes it visible: a crash
-	// in between leaves an unreferenced blob, never a row without content.
-	if isNew || !existing.Stored {
-		if _, err := s.putFile(ctx, rec.SHA256, path); err != nil {
-			return Comparison{}, fmt.Errorf("store %s: %w", fileName, err)
+	return Hashed{fileName: fileName, path: path, rec: rec}, nil
+}
+
+// pendingItem is one item of a group commit.
+type pendingItem struct {
+	m        Media
+	isNew    bool
+	existing Media
+	sub      Submission
+	err      error
+}
+
+// CommitUploads is a contribution's second stage, for a group of hashed
+// files: new content is stored (synced) first, then one transaction
+// records every item, its submission and its audit record, so that the
+// group shares one database sync. A crash in between leaves unreferenced
+// blobs, never a row without content. Items are then indexed and compared.
+// If the group's transaction fails, each item is retried on its own, so
+// one bad item cannot fail the others.
+func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, items []Hashed) []Contributed {
+	out := make([]Contributed, len(items))
+	if err := a.require(PermContribute); err != nil {
+		for i := range out {
+			out[i].Err = err
 		}
+		return out
 	}
-	sub := Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: fileName, Created: s.now()}
-	err = s.change(ctx, a, "media.contribute", func(tx Tx) (string, string, error) {
-		if isNew {
-			if err := tx.CreateMedia(ctx, &m); err != nil {
-				// Another upload of the same content won the race.
-				got, gerr := tx.MediaBySHA256(ctx, m.SHA256)
-				if gerr != nil {
-					return "", "", conflict(err)
-				}
-				isNew, existing = false, got
+	if _, err := s.Case(ctx, a, caseID); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	ps := make([]pendingItem, len(items))
+	first := map[string]int{} // SHA-256 -> first item of the group with it
+	for i, it := range items {
+		p := &ps[i]
+		p.m = mediaFromRecord(it.rec)
+		p.m.Created = s.now()
+		p.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: it.fileName, Created: s.now()}
+		if _, dup := first[p.m.SHA256]; dup {
+			continue // stored and created by the group's first copy
+		}
+		first[p.m.SHA256] = i
+		existing, err := s.store.MediaBySHA256(ctx, p.m.SHA256)
+		p.isNew, p.existing = errors.Is(err, ErrNotFound), existing
+		if err != nil && !p.isNew {
+			p.err = err
+			continue
+		}
+		if p.isNew || !existing.Stored {
+			if _, err := s.putFile(ctx, p.m.SHA256, it.path); err != nil {
+				p.err = fmt.Errorf("store %s: %w", it.fileName, err)
 			}
 		}
-		if !isNew {
-			if !existing.Stored {
-				// A hashes-only item now has its content and hashes.
-				cat, series, base := existing.Category, existing.SeriesID, existing.Baseline
-				id, created := existing.ID, existing.Created
-				existing = m
-				existing.ID, existing.Created, existing.Category, existing.SeriesID, existing.Baseline = id, created, cat, series, base
-				if err := tx.UpdateMedia(ctx, &existing); err != nil {
-					return "", "", err
+	}
+	// commit records the items idx in one transaction, on a copy of their
+	// state, kept only if the transaction commits.
+	commit := func(idx []int) error {
+		work := slices.Clone(ps)
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			for _, i := range idx {
+				var copyOf *pendingItem
+				if f := first[work[i].m.SHA256]; f != i {
+					copyOf = &work[f]
+				}
+				if err := s.recordItem(ctx, tx, a, caseID, &work[i], copyOf); err != nil {
+					return err
 				}
 			}
-			m = existing
+			return nil
+		})
+		if err == nil {
+			for _, i := range idx {
+				ps[i] = work[i]
+			}
 		}
-		sub.MediaID = m.ID
-		err := tx.AddSubmission(ctx, &sub)
-		return obj("media", int64(m.ID)), fmt.Sprintf("case=%d new=%v", caseID, isNew), err
-	})
-	if err != nil {
-		return Comparison{}, err
+		return err
 	}
-	if isNew {
-		s.index.insert(m)
+	var group []int
+	for i := range ps {
+		if f := first[ps[i].m.SHA256]; ps[i].err == nil && ps[f].err != nil {
+			ps[i].err = ps[f].err
+		}
+		if ps[i].err == nil {
+			group = append(group, i)
+		}
 	}
-	c, err := s.compare(ctx, m, rec.Dihedral)
-	c.New = isNew
-	return c, err
+	if err := commit(group); err != nil {
+		if len(group) == 1 {
+			ps[group[0]].err = err
+		} else {
+			for _, i := range group {
+				if f := first[ps[i].m.SHA256]; f != i && ps[f].err != nil {
+					ps[i].err = ps[f].err
+					continue
+				}
+				ps[i].err = commit([]int{i})
+			}
+		}
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.err != nil {
+			out[i].Err = p.err
+			continue
+		}
+		if p.isNew {
+			s.index.insert(p.m)
+		}
+		c, err := s.compare(ctx, p.m, items[i].rec.Dihedral)
+		c.New = p.isNew
+		out[i] = Contributed{Comparison: c, Err: err}
+	}
+	return out
+}
+
+// recordItem writes one item of a group commit inside tx: its media row
+// (created, or completed when a hashes-only item gets its content), its
+// submission and its audit record. copyOf is the group's earlier item with
+// the same content, already recorded, if any.
+func (s *Service) recordItem(ctx context.Context, tx Tx, a Actor, caseID CaseID, p *pendingItem, copyOf *pendingItem) error {
+	switch {
+	case copyOf != nil:
+		p.isNew, p.m = false, copyOf.m
+	case p.isNew:
+		if err := tx.CreateMedia(ctx, &p.m); err != nil {
+			// Another upload of the same content won the race.
+			got, gerr := tx.MediaBySHA256(ctx, p.m.SHA256)
+			if gerr != nil {
+				return conflict(err)
+			}
+			p.isNew, p.m = false, got
+		}
+	case !p.existing.Stored:
+		// A hashes-only item now has its content and hashes.
+		e := p.existing
+		m := p.m
+		m.ID, m.Created, m.Category, m.SeriesID, m.Baseline = e.ID, e.Created, e.Category, e.SeriesID, e.Baseline
+		if err := tx.UpdateMedia(ctx, &m); err != nil {
+			return err
+		}
+		p.m = m
+	default:
+		p.m = p.existing
+	}
+	p.sub.MediaID = p.m.ID
+	if err := tx.AddSubmission(ctx, &p.sub); err != nil {
+		return err
+	}
+	return s.appendAudit(ctx, tx, a, "media.contribute", obj("media", int64(p.m.ID)), fmt.Sprintf("case=%d new=%v", caseID, p.isNew))
 }
 
 func (s *Service) putFile(ctx context.Context, sha256, path string) (bool, error) {

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"runtime"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
 	"github.com/ivid-project/ivid/internal/vpdq"
@@ -58,7 +59,7 @@ type Service struct {
 	baseline *baselineIndex
 	throttle *auth.Throttle
 	tokens   tokenCache
-	hashers  sync.Pool // of *filehash.Hasher for contributions
+	hashers  chan *filehash.Hasher // idle ones, for contributions
 }
 
 // NewService loads the match indexes from the store.
@@ -85,7 +86,7 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 		return nil, errors.New("ivid: Config.Secrets is required")
 	}
 	s := &Service{store: store, blobs: blobs, cfg: cfg, index: newMatchIndex(), baseline: newBaselineIndex(),
-		throttle: auth.NewThrottle(5, 15*time.Minute)}
+		throttle: auth.NewThrottle(5, 15*time.Minute), hashers: make(chan *filehash.Hasher, runtime.GOMAXPROCS(0))}
 	start := time.Now()
 	n := 0
 	err := store.EachMedia(ctx, func(m Media) error {

@@ -43,7 +43,10 @@ type Config struct {
 	AdminName       string // first account, default "admin"
 	AdminPassword   string // default: generated and printed once
 	Video           *vpdq.Options
-	Log             *slog.Logger
+	// Hashers is how many contributed files are hashed at once (default:
+	// the processors).
+	Hashers int
+	Log     *slog.Logger
 }
 
 // EnvMasterKey names the variable that may hold the master key.
@@ -180,7 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.API, err = api.New(s.Svc, api.Options{SpoolDir: spool, InsecureCookies: cfg.InsecureCookies, Log: cfg.Log, Web: ui.Handler()})
+	s.API, err = api.New(s.Svc, api.Options{SpoolDir: spool, Hashers: cfg.Hashers, InsecureCookies: cfg.InsecureCookies, Log: cfg.Log, Web: ui.Handler()})
 	if err != nil {
 		return fail(err)
 	}
