@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/ivid"
@@ -53,6 +54,8 @@ type Server struct {
 	// requests together, to the processors: more would only add cache
 	// misses, while the uploads waiting their turn keep the pipeline full.
 	hashSlots chan struct{}
+	// memUsed is what uploads held in memory take (see spool).
+	memUsed atomic.Int64
 }
 
 // New builds the API.

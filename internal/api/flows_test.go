@@ -249,6 +249,29 @@ func TestGroupCommit(t *testing.T) {
 	})
 }
 
+// TestSpoolToDisk: when the memory budget is taken, images are spooled to
+// disk instead, and the spool is left empty after the answer.
+func TestSpoolToDisk(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		spool := t.TempDir()
+		f := newFixture(t, db, Options{SpoolDir: spool})
+		c := f.newCase("fr-specialist", "FR-SPOOL", ivid.SharingAgency)
+		for _, used := range []int64{0, memBudget} {
+			f.srv.memUsed.Store(used)
+			st, res := f.upload("fr-specialist", c.ID, map[string][]byte{"a.png": scene(t, 20+int(used%7), demo.Original)})
+			if st != 200 || len(res) != 1 || res[0].Comparison == nil {
+				t.Fatalf("memory used %d: %d %+v", used, st, res)
+			}
+			if got := f.srv.memUsed.Load(); got != used {
+				t.Fatalf("memory used %d after the upload, want %d", got, used)
+			}
+			if n := countFiles(t, spool); n != 0 {
+				t.Fatalf("%d files left in the spool", n)
+			}
+		}
+	})
+}
+
 func TestPixelsScoping(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db, Options{})

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/media"
 )
 
 func isBreak(err error) bool {
@@ -39,12 +41,24 @@ const maxGroup = 64
 
 // upload is a file part on its way through a contribution's pipeline.
 type upload struct {
-	part   int
-	file   string
-	spool  string // removed once answered
+	part int
+	file string
+	spooled
 	hashed ivid.Hashed
 	err    error
 }
+
+// spooled is a part's content: in memory, or in a file removed once the
+// part is answered.
+type spooled struct {
+	data     []byte
+	buf      *bytes.Buffer // holding data, back to spoolBufs when done
+	path     string
+	reserved int64 // of the server's memory budget
+}
+
+// spoolBufs recycles the buffers of parts held in memory.
+var spoolBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // contribute streams a multipart upload through a pipeline: file parts are
 // read in order and spooled to disk (never held in memory); each is hashed
@@ -115,7 +129,7 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		u := &upload{part: n, file: filepath.Base(name)}
 		n++
 		window <- struct{}{}
-		u.spool, u.err = s.spool(part)
+		u.spooled, u.err = s.spool(part)
 		part.Close()
 		if u.err != nil {
 			ready <- u
@@ -127,7 +141,11 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		hashing.Go(func() {
 			select {
 			case s.hashSlots <- struct{}{}:
-				u.hashed, u.err = s.svc.HashUpload(ctx, a, caseID, u.file, u.spool)
+				if u.data != nil {
+					u.hashed, u.err = s.svc.HashUploadBytes(ctx, a, caseID, u.file, u.data)
+				} else {
+					u.hashed, u.err = s.svc.HashUpload(ctx, a, caseID, u.file, u.path)
+				}
 				<-s.hashSlots
 			case <-ctx.Done():
 				u.err = ctx.Err()
@@ -148,9 +166,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 	enc := json.NewEncoder(w)
 	rc := http.NewResponseController(w)
 	emit := func(u *upload, res contributeResult) {
-		if u.spool != "" {
-			os.Remove(u.spool)
-		}
+		s.unspool(u.spooled)
 		res.Part, res.File = u.part, u.file
 		enc.Encode(res)
 		<-window
@@ -203,11 +219,54 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 
 var errTruncated = fmt.Errorf("%w: upload cut short", errBadRequest)
 
-// spool copies a part to a file of its own, at most MaxUpload bytes.
-func (s *Server) spool(part io.Reader) (path string, err error) {
+// memSpool is the largest part held in memory rather than spooled to
+// disk, and memBudget what all parts in memory may take together. Spooling
+// to disk cost a write, two reads and an unlink a file, about 0.8 ms of
+// processor for a 240 kB photo.
+const (
+	memSpool  = 16 << 20
+	memBudget = 256 << 20
+)
+
+// spool reads a part, at most MaxUpload bytes, into memory if it is small
+// enough, not a video (ffmpeg reads files) and the budget allows, and to a
+// file of its own otherwise.
+func (s *Server) spool(part io.Reader) (sp spooled, err error) {
+	head := make([]byte, media.SniffLen)
+	n, err := io.ReadFull(part, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return sp, fmt.Errorf("%w: %v", errTruncated, err)
+	}
+	head = head[:n]
+	limit := min(s.opts.MaxUpload, memSpool)
+	inMemory := !media.IsVideo(media.Sniff(head))
+	if inMemory && s.memUsed.Add(limit) > memBudget {
+		s.memUsed.Add(-limit)
+		inMemory = false
+	}
+	if inMemory {
+		buf := spoolBufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		buf.Write(head)
+		sp.reserved, sp.buf = limit, buf
+		if _, err := buf.ReadFrom(io.LimitReader(part, limit+1-int64(n))); err != nil {
+			s.unspool(sp)
+			return spooled{}, fmt.Errorf("%w: %v", errTruncated, err)
+		}
+		if int64(buf.Len()) <= limit {
+			sp.data = buf.Bytes()
+			return sp, nil
+		}
+		// Larger than memory takes: on to disk, with what was read.
+		s.memUsed.Add(-limit)
+		sp = spooled{}
+		part = io.MultiReader(buf, part)
+	} else {
+		part = io.MultiReader(bytes.NewReader(head), part)
+	}
 	f, err := os.CreateTemp(s.opts.SpoolDir, "upload-*")
 	if err != nil {
-		return "", err
+		return sp, err
 	}
 	defer func() {
 		if err != nil {
@@ -215,14 +274,27 @@ func (s *Server) spool(part io.Reader) (path string, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	n, err := io.Copy(f, io.LimitReader(part, s.opts.MaxUpload+1))
+	size, err := io.Copy(f, io.LimitReader(part, s.opts.MaxUpload+1))
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", errTruncated, err)
+		return sp, fmt.Errorf("%w: %v", errTruncated, err)
 	}
-	if n > s.opts.MaxUpload {
-		return "", &http.MaxBytesError{Limit: s.opts.MaxUpload}
+	if size > s.opts.MaxUpload {
+		return sp, &http.MaxBytesError{Limit: s.opts.MaxUpload}
 	}
-	return f.Name(), f.Close()
+	return spooled{path: f.Name()}, f.Close()
+}
+
+// unspool gives back a spooled part's memory or removes its file.
+func (s *Server) unspool(sp spooled) {
+	if sp.path != "" {
+		os.Remove(sp.path)
+	}
+	if sp.reserved != 0 {
+		s.memUsed.Add(-sp.reserved)
+	}
+	if sp.buf != nil {
+		spoolBufs.Put(sp.buf)
+	}
 }
 
 // contributeHashes takes a VICS JSON or ICSE CSV body (detected), at most

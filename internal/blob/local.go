@@ -9,13 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Local is a Backend on a local directory. Files are written to a
 // temporary name, synced, renamed into place and the directory synced, so
 // that a crash leaves either the whole file or nothing; committed files are
 // read-only.
-type Local struct{ dir string }
+type Local struct {
+	dir string
+	// made holds the shard directories known to exist: creating one that
+	// exists still costs a system call that took 0.3 ms a blob here.
+	made sync.Map
+}
 
 // OpenLocal uses dir, creating it if needed.
 func OpenLocal(dir string) (*Local, error) {
@@ -43,10 +49,20 @@ func (l *Local) Create(_ context.Context, name string) (PendingFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return nil, err
+	dir := filepath.Dir(p)
+	if _, ok := l.made.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		l.made.Store(dir, true)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed behind our back: make it again.
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, ".tmp-*")
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

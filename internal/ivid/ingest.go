@@ -1,6 +1,7 @@
 package ivid
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,7 @@ func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileNa
 // Hashed is a contribution's file after its hashing, ready to be committed.
 type Hashed struct {
 	fileName, path string
+	data           []byte // the content, when held in memory rather than at path
 	rec            filehash.Record
 }
 
@@ -96,6 +98,27 @@ type Contributed struct {
 // processor: it hashes the file spooled to path and writes nothing. The
 // file must stay at path until CommitUploads returns.
 func (s *Service) HashUpload(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Hashed, error) {
+	return s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
+		rec, _, err := h.FileContext(ctx, path)
+		return rec, err
+	}, Hashed{fileName: fileName, path: path})
+}
+
+// HashUploadBytes is HashUpload for an image held in memory; a video needs
+// a file (ffmpeg reads it). data must not change until CommitUploads
+// returns.
+func (s *Service) HashUploadBytes(ctx context.Context, a Actor, caseID CaseID, fileName string, data []byte) (Hashed, error) {
+	h, err := s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
+		rec, _, err := h.Reader(fileName, bytes.NewReader(data), int64(len(data)))
+		return rec, err
+	}, Hashed{fileName: fileName, data: data})
+	if err == nil && h.rec.Kind == filehash.Video {
+		return Hashed{}, fmt.Errorf("%s: a video must be spooled to a file", fileName)
+	}
+	return h, err
+}
+
+func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hasher) (filehash.Record, error), out Hashed) (Hashed, error) {
 	if err := a.require(PermContribute); err != nil {
 		return Hashed{}, err
 	}
@@ -108,7 +131,7 @@ func (s *Service) HashUpload(ctx context.Context, a Actor, caseID CaseID, fileNa
 	default:
 		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
 	}
-	rec, _, err := h.FileContext(ctx, path)
+	rec, err := hash(h)
 	select {
 	case s.hashers <- h:
 	default:
@@ -124,7 +147,8 @@ func (s *Service) HashUpload(ctx context.Context, a Actor, caseID CaseID, fileNa
 	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
 		return Hashed{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
 	}
-	return Hashed{fileName: fileName, path: path, rec: rec}, nil
+	out.rec = rec
+	return out, nil
 }
 
 // pendingItem is one item of a group commit.
@@ -175,7 +199,7 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 			continue
 		}
 		if p.isNew || !existing.Stored {
-			if _, err := s.putFile(ctx, p.m.SHA256, it.path); err != nil {
+			if _, err := s.putContent(ctx, p.m.SHA256, it); err != nil {
 				p.err = fmt.Errorf("store %s: %w", it.fileName, err)
 			}
 		}
@@ -277,12 +301,15 @@ func (s *Service) recordItem(ctx context.Context, tx Tx, a Actor, caseID CaseID,
 	return s.appendAudit(ctx, tx, a, "media.contribute", obj("media", int64(p.m.ID)), fmt.Sprintf("case=%d new=%v", caseID, p.isNew))
 }
 
-func (s *Service) putFile(ctx context.Context, sha256, path string) (bool, error) {
+func (s *Service) putContent(ctx context.Context, sha256 string, h Hashed) (bool, error) {
 	id, err := blob.ParseID(sha256)
 	if err != nil {
 		return false, err
 	}
-	f, err := os.Open(path)
+	if h.data != nil {
+		return s.blobs.Put(ctx, id, bytes.NewReader(h.data))
+	}
+	f, err := os.Open(h.path)
 	if err != nil {
 		return false, err
 	}

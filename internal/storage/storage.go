@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -82,13 +83,22 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &DB{queries: queries{q: db, d: d}, db: db}, nil
+	out := &DB{queries: queries{q: db, d: d}, db: db}
+	if d == SQLite {
+		out.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	}
+	return out, nil
 }
 
 // Dialect reports the database's flavour.
 func (db *DB) Dialect() Dialect { return db.d }
 
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.stmts != nil {
+		db.stmts.close()
+	}
+	return db.db.Close()
+}
 
 // SQL is the underlying pool, for maintenance tools and tests that must
 // reach under the domain (to tamper with the audit trail, say).
@@ -102,7 +112,7 @@ func (db *DB) InTx(ctx context.Context, fn func(ivid.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&queries{q: tx, d: db.d, tx: true}); err != nil {
+	if err := fn(&queries{q: tx, d: db.d, tx: true, stmts: db.stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -204,9 +214,61 @@ type querier interface {
 
 // queries implements ivid.Tx on a connection pool or a transaction.
 type queries struct {
-	q  querier
-	d  Dialect
-	tx bool
+	q     querier
+	d     Dialect
+	tx    bool
+	stmts *stmtCache // nil: every query is prepared anew
+}
+
+// stmtCache keeps SQLite's prepared statements by query text: preparing
+// (parsing and planning) took about 0.4 ms of each contribution's CPU.
+// PostgreSQL needs none: pgx caches its statements itself. Query texts
+// built on the fly (lists of IDs) would grow it without end, so it stops
+// at maxStmts.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStmts = 256
+
+// stmt returns the prepared statement for q, bound to tx if tx is not nil,
+// or nil if q is not cached.
+func (c *stmtCache) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[q]
+	if !ok && len(c.m) < maxStmts {
+		var err error
+		if st, err = c.db.PrepareContext(ctx, q); err != nil {
+			c.mu.Unlock()
+			return nil // the query itself reports the error
+		}
+		c.m[q] = st
+	}
+	c.mu.Unlock()
+	if st == nil || tx == nil {
+		return st
+	}
+	// Prepared once per connection and reused; closed with tx.
+	return tx.StmtContext(ctx, st)
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	clear(c.m)
+}
+
+func (s *queries) prepared(ctx context.Context, q string) *sql.Stmt {
+	if s.stmts == nil {
+		return nil
+	}
+	tx, _ := s.q.(*sql.Tx)
+	return s.stmts.stmt(ctx, tx, q)
 }
 
 // rebind turns ? placeholders into PostgreSQL's $n.
@@ -228,14 +290,23 @@ func rebind(d Dialect, q string) string {
 }
 
 func (s *queries) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return s.q.ExecContext(ctx, rebind(s.d, q), args...)
 }
 
 func (s *queries) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return s.q.QueryContext(ctx, rebind(s.d, q), args...)
 }
 
 func (s *queries) row(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return s.q.QueryRowContext(ctx, rebind(s.d, q), args...)
 }
 
