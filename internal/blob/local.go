@@ -28,7 +28,34 @@ func OpenLocal(dir string) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("blob store: %w", err)
 	}
-	return &Local{dir: dir}, nil
+	l := &Local{dir: dir}
+	// Blob names are hex: their 256 shard directories are made up front,
+	// so that a fresh store's first writes do not each make one.
+	have := map[string]bool{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	for _, e := range entries {
+		have[e.Name()] = e.IsDir()
+	}
+	made := false
+	for i := range 256 {
+		shard := fmt.Sprintf("%02x", i)
+		if !have[shard] {
+			if err := os.Mkdir(filepath.Join(dir, shard), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("blob store: %w", err)
+			}
+			made = true
+		}
+		l.made.Store(filepath.Join(dir, shard), true)
+	}
+	if made {
+		if err := syncDir(dir); err != nil {
+			return nil, fmt.Errorf("blob store: %w", err)
+		}
+	}
+	return l, nil
 }
 
 func (l *Local) path(name string) (string, error) {
@@ -51,15 +78,14 @@ func (l *Local) Create(_ context.Context, name string) (PendingFile, error) {
 	}
 	dir := filepath.Dir(p)
 	if _, ok := l.made.Load(dir); !ok {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := l.makeShard(dir); err != nil {
 			return nil, err
 		}
-		l.made.Store(dir, true)
 	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// Removed behind our back: make it again.
-		if err = os.MkdirAll(dir, 0o700); err == nil {
+		if err = l.makeShard(dir); err == nil {
 			f, err = os.CreateTemp(dir, ".tmp-*")
 		}
 	}
@@ -67,6 +93,19 @@ func (l *Local) Create(_ context.Context, name string) (PendingFile, error) {
 		return nil, err
 	}
 	return &localPending{f: f, target: p}, nil
+}
+
+// makeShard makes a shard directory and syncs the store's directory, so
+// that the new entry survives a crash along with the files in it.
+func (l *Local) makeShard(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	l.made.Store(dir, true)
+	return nil
 }
 
 func (p *localPending) Write(b []byte) (int, error) { return p.f.Write(b) }
