@@ -272,6 +272,32 @@ func TestSpoolToDisk(t *testing.T) {
 	})
 }
 
+// TestHashPanic: a panic while hashing one file (a decoder bug, say) fails
+// that file with an internal error; the others of the upload are stored and
+// the server goes on.
+func TestHashPanic(t *testing.T) {
+	testHookHash = func(file string) {
+		if file == "boom.png" {
+			panic("decoder bug")
+		}
+	}
+	t.Cleanup(func() { testHookHash = nil })
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-PANIC", ivid.SharingAgency)
+		st, res := f.upload("fr-specialist", c.ID, map[string][]byte{"boom.png": scene(t, 30, demo.Original), "fine.png": scene(t, 31, demo.Original)})
+		if st != 200 || len(res) != 2 {
+			t.Fatalf("upload: %d %+v", st, res)
+		}
+		if res[0].Status != 500 || res[0].Error != "internal error" || res[1].Comparison == nil {
+			t.Fatalf("results %+v", res)
+		}
+		if st, res := f.upload("fr-specialist", c.ID, map[string][]byte{"after.png": scene(t, 32, demo.Original)}); st != 200 || res[0].Comparison == nil {
+			t.Fatalf("after the panic: %d %+v", st, res)
+		}
+	})
+}
+
 func TestPixelsScoping(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db, Options{})

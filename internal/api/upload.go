@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -139,18 +140,24 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 			continue
 		}
 		hashing.Go(func() {
+			defer func() { ready <- u }()
+			// Off the handler's goroutine, so out of recoverAndLog's reach:
+			// a decoder's panic must fail the file, not the server.
+			defer s.recoverInto(r, &u.err)
 			select {
 			case s.hashSlots <- struct{}{}:
+				defer func() { <-s.hashSlots }()
+				if testHookHash != nil {
+					testHookHash(u.file)
+				}
 				if u.data != nil {
 					u.hashed, u.err = s.svc.HashUploadBytes(ctx, a, caseID, u.file, u.data)
 				} else {
 					u.hashed, u.err = s.svc.HashUpload(ctx, a, caseID, u.file, u.path)
 				}
-				<-s.hashSlots
 			case <-ctx.Done():
 				u.err = ctx.Err()
 			}
-			ready <- u
 		})
 	}
 	finish()
@@ -204,7 +211,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 			hashed = append(hashed, u.hashed)
 		}
 		if len(ok) > 0 {
-			for i, res := range s.svc.CommitUploads(r.Context(), a, caseID, hashed) {
+			for i, res := range s.commitGroup(r, a, caseID, hashed) {
 				if res.Err != nil {
 					fail(ok[i], res.Err)
 					continue
@@ -216,6 +223,35 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 		rc.Flush()
 	}
 }
+
+// commitGroup is CommitUploads with a panic turned into every item's
+// error: the pipeline must go on answering, or the reader would wait for
+// its window forever.
+func (s *Server) commitGroup(r *http.Request, a ivid.Actor, caseID ivid.CaseID, hashed []ivid.Hashed) (out []ivid.Contributed) {
+	var err error
+	defer func() {
+		if err != nil {
+			out = make([]ivid.Contributed, len(hashed))
+			for i := range out {
+				out[i].Err = err
+			}
+		}
+	}()
+	defer s.recoverInto(r, &err)
+	return s.svc.CommitUploads(r.Context(), a, caseID, hashed)
+}
+
+// recoverInto, deferred, turns a panic into *err and logs it with its stack.
+func (s *Server) recoverInto(r *http.Request, err *error) {
+	if p := recover(); p != nil {
+		s.opts.Log.Error("panic", "request_id", requestID(r), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		*err = errors.New("internal error")
+	}
+}
+
+// testHookHash, if set by a test, runs before each contributed file is
+// hashed.
+var testHookHash func(file string)
 
 var errTruncated = fmt.Errorf("%w: upload cut short", errBadRequest)
 
