@@ -222,16 +222,30 @@ func TestBrowserReviewFlow(t *testing.T) {
 
 	// Upload: Germany contributes a brighter copy of France's scene 2 (in
 	// series Lighthouse, victim identified by France).
-	img := filepath.Join(t.TempDir(), "copy.jpg")
+	// With it go another photo and a text file: one request carries them
+	// all, and each gets its own answer.
+	dir := t.TempDir()
+	img := filepath.Join(dir, "copy.jpg")
 	b, _, _ := demo.Encode(demo.Apply(demo.Scene(2, 640, 426), demo.Brighter), demo.Brighter)
 	os.WriteFile(img, b, 0o600)
+	other := filepath.Join(dir, "other.jpg")
+	b, _, _ = demo.Encode(demo.Scene(40, 640, 426), demo.Original)
+	os.WriteFile(other, b, 0o600)
+	notes := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notes, []byte("not an image"), 0o600)
 	var deCase int64
 	de.do(chromedp.Navigate(s.base+"/cases"), chromedp.SendKeys(chromedp.CSS("#reference"), "DE-BROWSER-1"),
 		chromedp.Click(chromedp.CSS("form.card button")), chromedp.WaitVisible(chromedp.CSS("#upload")))
 	deCase = int64(eval[float64](de, `+document.getElementById("upload").dataset.case`))
-	de.do(chromedp.SendKeys(chromedp.CSS("#files"), img), chromedp.WaitVisible(chromedp.CSS("#results li")))
+	de.do(chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{img, other, notes}), chromedp.WaitVisible(chromedp.CSS("#results li:nth-child(3)")))
 	de.shot("case-upload-result")
 	res := de.text("#results")
+	if n := eval[float64](de, `document.querySelectorAll("#results li").length`); n != 3 {
+		t.Errorf("%v results for 3 files: %s", n, res)
+	}
+	if !strings.Contains(res, "other.jpg") || !strings.Contains(res, "notes.txt") {
+		t.Errorf("results lack other.jpg or notes.txt: %s", res)
+	}
 	for _, want := range []string{"copy.jpg", "New", "Near-duplicate of", "Lighthouse", "OCRVP (France)", "Victim identified by"} {
 		if !strings.Contains(res, want) {
 			t.Errorf("comparison result lacks %q: %s", want, res)
@@ -249,7 +263,7 @@ func TestBrowserReviewFlow(t *testing.T) {
 	}
 	// The case page's ICSE export link gives the case's hashes.
 	icse, err := chromedp.Run(de.ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href$="format=icse"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil || !strings.HasPrefix(icse, "MD5;SHA1;") || strings.Count(strings.TrimSpace(icse), "\n") != 1 {
+	if err != nil || !strings.HasPrefix(icse, "MD5;SHA1;") || strings.Count(strings.TrimSpace(icse), "\n") != 2 {
 		t.Errorf("ICSE export from the case page: %v %q", err, icse)
 	}
 

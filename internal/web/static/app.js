@@ -144,8 +144,8 @@ function watchReview() {
   });
 }
 
-// Upload: each file is its own request, with progress, and its comparison
-// is listed as soon as the server answers.
+// Upload: files go in batches, with progress, and each file's comparison
+// is listed as soon as the server answers its batch.
 function watchUpload() {
   const box = document.getElementById("upload");
   if (!box) return;
@@ -183,9 +183,12 @@ function watchUpload() {
     li.append(a);
     return li;
   };
-  const send = (file) => new Promise((resolve) => {
+  // A request carries a batch of files: the server hashes them in parallel
+  // and commits them in groups. Batches stay small, because the browser
+  // reads the answer only once it has sent the whole request.
+  const send = (files) => new Promise((resolve) => {
     const form = new FormData();
-    form.append("file", file, file.name);
+    files.forEach((f) => form.append("file", f, f.name));
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/v1/cases/${box.dataset.case}/media`);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
@@ -194,17 +197,25 @@ function watchUpload() {
       if (xhr.status !== 200) {
         let msg = xhr.statusText;
         try { msg = JSON.parse(xhr.responseText).detail; } catch (e) { /* keep */ }
-        list.append(describe({ file: file.name, error: msg }));
+        files.forEach((f) => list.append(describe({ file: f.name, error: msg })));
       }
       lines.forEach((l) => { try { const r = JSON.parse(l); if (r.file) list.append(describe(r)); } catch (e) { /* partial */ } });
       resolve();
     };
-    xhr.onerror = () => { list.append(describe({ file: file.name, error: "network error" })); resolve(); };
+    xhr.onerror = () => { files.forEach((f) => list.append(describe({ file: f.name, error: "network error" }))); resolve(); };
     xhr.send(form);
   });
   const sendAll = async (files) => {
     bar.hidden = false;
-    for (const f of files) await send(f);
+    for (let i = 0; i < files.length;) {
+      const batch = [];
+      let size = 0;
+      while (i < files.length && batch.length < 16 && (batch.length === 0 || size + files[i].size <= 64 << 20)) {
+        size += files[i].size;
+        batch.push(files[i++]);
+      }
+      await send(batch);
+    }
     bar.hidden = true;
   };
   input.addEventListener("change", () => sendAll(Array.from(input.files)));
