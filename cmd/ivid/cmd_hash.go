@@ -32,6 +32,7 @@ type videoFlags struct {
 	on             bool
 	secondsPerHash float64
 	exactC         bool
+	crop           bool
 	ffmpeg         string
 	ffprobe        string
 }
@@ -40,6 +41,7 @@ func (v *videoFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&v.on, "video", true, "hash videos with vPDQ through ffmpeg (--video=false: digests only)")
 	f.Float64Var(&v.secondsPerHash, "seconds-per-hash", 1, "vPDQ: one frame hashed per this many seconds of frames; 0 hashes every frame")
 	f.BoolVar(&v.exactC, "vpdq-exact", false, "vPDQ: decode with FFmpeg's C path (-cpuflags 0), bit-exact with reference hashes made that way; slower")
+	f.BoolVar(&v.crop, "vpdq-crop", false, "vPDQ: strip black bars (letterbox, pillarbox) found by ffmpeg's cropdetect before hashing, so that copies with bars added match; the hashes of videos with bars then differ from the reference's")
 	f.StringVar(&v.ffmpeg, "ffmpeg", "", "path of the ffmpeg program (default: from PATH)")
 	f.StringVar(&v.ffprobe, "ffprobe", "", "path of the ffprobe program (default: from PATH)")
 }
@@ -51,7 +53,7 @@ func (v videoFlags) options(maxPixels int64) (*vpdq.Options, error) {
 	if v.secondsPerHash < 0 {
 		return nil, usageError{fmt.Errorf("--seconds-per-hash must be 0 or more")}
 	}
-	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels)}, nil
+	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, Crop: v.crop, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels)}, nil
 }
 
 func newHashCommand(g *globalOptions) *cobra.Command {

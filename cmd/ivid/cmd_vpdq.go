@@ -204,7 +204,7 @@ func newVPDQSheetCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	v.add(f)
-	for _, n := range []string{"video", "seconds-per-hash", "vpdq-exact"} {
+	for _, n := range []string{"video", "seconds-per-hash", "vpdq-exact", "vpdq-crop"} {
 		f.Lookup(n).Hidden = true
 	}
 	f.IntVar(&so.Cols, "cols", 4, "tiles across")

@@ -45,6 +45,9 @@ type Info struct {
 	// hashes the frames as stored, as the reference does.
 	Rotation int  `json:"rotation,omitempty"`
 	Audio    bool `json:"audio,omitempty"`
+	// Crop is the picture kept when Options.Crop found black bars, as
+	// ffmpeg's crop filter takes it (width:height:x:y); empty otherwise.
+	Crop string `json:"crop,omitempty"`
 }
 
 // Options configure video hashing.
@@ -65,6 +68,12 @@ type Options struct {
 	// Dihedral also computes the eight rotation and flip hashes of each
 	// frame, for finding mirrored copies.
 	Dihedral bool
+	// Crop strips black bars (letterbox, pillarbox) before hashing, as
+	// found by ffmpeg's cropdetect over the keyframes: bars added by a
+	// re-encoding otherwise defeat matching. The reference does not crop,
+	// so the hashes of a video with bars are then not the reference's
+	// (without bars they are the same).
+	Crop bool
 }
 
 func (o Options) maxPixels() int64 {
@@ -228,6 +237,20 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 		mod = FrameMod(o.SecondsPerHash, info.FrameRate)
 	}
 
+	var filters []string
+	if mod > 1 {
+		filters = append(filters, fmt.Sprintf(`select=not(mod(n\,%d))`, mod))
+	}
+	if o.Crop {
+		crop, err := detectCrop(ctx, prog, path, o, info)
+		if err != nil {
+			return info, err
+		}
+		if crop != "" {
+			info.Crop = crop
+			filters = append(filters, "crop="+crop)
+		}
+	}
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error"}
 	if o.ExactC {
 		args = append(args, "-cpuflags", "0")
@@ -238,8 +261,8 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 	args = append(args, "-noautorotate")
 	args = append(args, input(path)...)
 	args = append(args, "-map", "0:v:0", "-fps_mode", "passthrough")
-	if mod > 1 {
-		args = append(args, "-vf", fmt.Sprintf(`select=not(mod(n\,%d))`, mod))
+	if len(filters) > 0 {
+		args = append(args, "-vf", strings.Join(filters, ","))
 	}
 	// PPM frames carry their own size, so a stream whose size changes
 	// midway is still read right.
@@ -277,6 +300,50 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 		return info, fmt.Errorf("%w: decoded with errors: %s", ErrCorrupt, stderr.String())
 	}
 	return info, nil
+}
+
+// detectCrop runs ffmpeg's cropdetect over the keyframes (decoding only
+// them keeps it fast) and returns the picture inside the black bars, as
+// width:height:x:y, or "" when there are no bars. cropdetect keeps the
+// union of what every frame shows (reset=0), so a dark scene does not
+// shrink it; round=2 keeps the content whole (the default rounds to 16).
+func detectCrop(ctx context.Context, prog, path string, o Options, info Info) (string, error) {
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "info", "-skip_frame", "nokey", "-noautorotate"}
+	if o.Threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(o.Threads))
+	}
+	args = append(args, input(path)...)
+	args = append(args, "-map", "0:v:0", "-vf", "cropdetect=limit=24:round=2:reset=0:skip=0", "-f", "null", "-")
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.WaitDelay = 5 * time.Second
+	out := new(tail)
+	cmd.Stderr = out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("%w: ffmpeg cropdetect: %v: %s", ErrCorrupt, err, out.String())
+	}
+	return parseCrop(out.String(), info.Width, info.Height), nil
+}
+
+// parseCrop takes the last crop=W:H:X:Y of cropdetect's log; it returns ""
+// when there is none, when it is the whole frame or when it is empty (an
+// all-black video).
+func parseCrop(log string, width, height int) string {
+	i := strings.LastIndex(log, "crop=")
+	if i < 0 {
+		return ""
+	}
+	var w, h, x, y int
+	if n, _ := fmt.Sscanf(log[i:], "crop=%d:%d:%d:%d", &w, &h, &x, &y); n != 4 {
+		return ""
+	}
+	if w <= 0 || h <= 0 || x < 0 || y < 0 || (w >= width && h >= height) || x+w > width || y+h > height {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d:%d:%d", w, h, x, y)
 }
 
 // startFFmpeg starts ffmpeg with its standard output on a pipe and the tail

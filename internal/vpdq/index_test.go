@@ -1,6 +1,7 @@
 package vpdq
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,65 @@ func TestClipAndMirrorMatch(t *testing.T) {
 				t.Fatalf("match = %+v, want a match: %v", got, c.match)
 			}
 		})
+	}
+}
+
+// TestLetterboxCrop: a copy re-encoded with black bars around a smaller
+// picture matches its original only when the bars are cropped.
+func TestLetterboxCrop(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	x := NewIndex(DefaultHMA)
+	x.Add("doorknob", readHashes(t, "../../testdata/vpdq/hashes/doorknob-hd-no-bar.txt"))
+	x.Add("pattern", readHashes(t, "../../testdata/vpdq/hashes/pattern-hd-no-bar.txt"))
+	boxed := makeVideo(t, "boxed.mp4", "-i", "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4",
+		"-vf", "scale=640:360,pad=640:480:0:60:black", "-c:v", "libx264", "-crf", "26", "-an")
+	for _, crop := range []bool{false, true} {
+		var q []Frame
+		info, err := Hash(context.Background(), boxed, Options{SecondsPerHash: 1, Crop: crop}, func(f Frame) error {
+			q = append(q, f)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := Matches(x.Query(q, false), DefaultQueryPercent, DefaultTargetPercent)
+		matched := len(got) == 1 && got[0].ID == "doorknob"
+		t.Logf("crop %v: picture %q, %d frames, matches %+v", crop, info.Crop, len(q), got)
+		if crop && (info.Crop != "640:360:0:60" || !matched) {
+			t.Errorf("cropped: picture %q, matches %+v; want 640:360:0:60 and doorknob", info.Crop, got)
+		}
+		if !crop && (info.Crop != "" || matched) {
+			t.Errorf("not cropped: picture %q, matches %+v; want none", info.Crop, got)
+		}
+	}
+	// A video without bars is hashed as before.
+	plain := "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4"
+	a, b := hashAll(t, plain, Options{SecondsPerHash: 1}), hashAll(t, plain, Options{SecondsPerHash: 1, Crop: true})
+	if len(a) != len(b) {
+		t.Fatalf("%d frames cropped, %d not", len(b), len(a))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("frame %d differs with Crop on a video without bars", i)
+		}
+	}
+}
+
+func TestParseCrop(t *testing.T) {
+	for _, c := range []struct {
+		log  string
+		want string
+	}{
+		{"[Parsed_cropdetect_0 @ 0x1] x1:0 x2:639 y1:60 y2:419 w:640 h:360 x:0 y:60 pts:0 t:0.0 crop=640:360:0:60\n", "640:360:0:60"},
+		{"crop=600:400:0:0\n... crop=640:360:0:60\nvideo:0kB", "640:360:0:60"},
+		{"crop=640:480:0:0", ""},       // the whole frame
+		{"crop=-640:-480:640:480", ""}, // all black
+		{"crop=700:360:0:60", ""},      // wider than the frame
+		{"no detection", ""},
+		{"crop=640:36", ""},
+	} {
+		if got := parseCrop(c.log, 640, 480); got != c.want {
+			t.Errorf("parseCrop(%q) = %q, want %q", c.log, got, c.want)
+		}
 	}
 }
