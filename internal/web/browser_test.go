@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,6 +328,28 @@ func TestBrowserReviewFlow(t *testing.T) {
 	fr.do(chromedp.WaitVisible(chromedp.CSS("#main-media")), chromedp.Click(chromedp.CSS("button.reveal")))
 	if f := eval[string](fr, `getComputedStyle(document.getElementById("main-media")).filter`); f != "none" {
 		t.Fatalf("revealed filter %q", f)
+	}
+	// A clue's rectangle is drawn with the mouse: dragging from a tenth to
+	// a half of the image fills x, y, w, h in the image's pixels.
+	if _, err := chromedp.Run(fr.ctx, chromedp.Poll[bool](`document.getElementById("main-media").complete`)); err != nil {
+		t.Fatal(err)
+	}
+	r := eval[[]float64](fr, `(() => { const i = document.getElementById("main-media"); i.scrollIntoView(); const b = i.getBoundingClientRect(); return [b.left, b.top, b.width, b.height, +i.dataset.iw, +i.dataset.ih]; })()`)
+	from, to := [2]float64{r[0] + r[2]*0.1, r[1] + r[3]*0.1}, [2]float64{r[0] + r[2]*0.5, r[1] + r[3]*0.5}
+	fr.do(
+		chromedp.MouseEvent(chromedp.MousePressed, from[0], from[1], chromedp.ButtonLeft, chromedp.ClickCount(1)),
+		chromedp.MouseEvent(chromedp.MouseMoved, (from[0]+to[0])/2, (from[1]+to[1])/2, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, to[0], to[1], chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, to[0], to[1], chromedp.ButtonLeft, chromedp.ClickCount(1)),
+	)
+	fr.shot("media-clue-drawn")
+	got := eval[[]float64](fr, `["x", "y", "w", "h"].map((n) => +document.querySelector('#clue-rect input[name="' + n + '"]').value)`)
+	want := []float64{r[4] * 0.1, r[5] * 0.1, r[4] * 0.4, r[5] * 0.4}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 2+r[4]/r[2] {
+			t.Errorf("drawn rectangle %v, want about %v", got, want)
+			break
+		}
 	}
 }
 

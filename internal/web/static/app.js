@@ -62,6 +62,55 @@ function placeClues() {
   if (img.complete) place();
 }
 
+// drawClue lets a clue's rectangle be drawn on the image with the mouse:
+// the drag fills the form's x, y, w, h in the image's own pixels.
+function drawClue() {
+  const img = document.getElementById("main-media");
+  const fields = document.getElementById("clue-rect");
+  if (!img || !fields || !img.dataset.iw) return;
+  const input = (n) => fields.querySelector(`input[name="${n}"]`);
+  img.classList.add("drawable");
+  let start = null;
+  let box = null;
+  const at = (e) => {
+    const r = img.getBoundingClientRect();
+    return { x: Math.min(Math.max(e.clientX - r.left, 0), r.width), y: Math.min(Math.max(e.clientY - r.top, 0), r.height) };
+  };
+  const show = (a, b) => {
+    const x = Math.min(a.x, b.x);
+    const y = Math.min(a.y, b.y);
+    box.style.left = `${img.offsetLeft + x}px`;
+    box.style.top = `${img.offsetTop + y}px`;
+    box.style.width = `${Math.abs(b.x - a.x)}px`;
+    box.style.height = `${Math.abs(b.y - a.y)}px`;
+    return { x, y, w: Math.abs(b.x - a.x), h: Math.abs(b.y - a.y) };
+  };
+  img.addEventListener("mousedown", (e) => {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    start = at(e);
+    if (!box) {
+      box = document.createElement("span");
+      box.className = "clue-rect drawing";
+      img.parentElement.append(box);
+    }
+    show(start, start);
+  });
+  window.addEventListener("mousemove", (e) => { if (start) show(start, at(e)); });
+  window.addEventListener("mouseup", (e) => {
+    if (!start) return;
+    const r = show(start, at(e));
+    start = null;
+    if (r.w < 2 || r.h < 2) return;
+    const sx = +img.dataset.iw / img.clientWidth;
+    const sy = +img.dataset.ih / img.clientHeight;
+    input("x").value = Math.round(r.x * sx);
+    input("y").value = Math.round(r.y * sy);
+    input("w").value = Math.round(r.w * sx);
+    input("h").value = Math.round(r.h * sy);
+  });
+}
+
 async function api(method, path, body) {
   const res = await fetch(path, {
     method,
@@ -228,6 +277,7 @@ document.addEventListener("DOMContentLoaded", () => {
   watchTerms();
   watchReveal();
   placeClues();
+  drawClue();
   watchReview();
   watchUpload();
 });
