@@ -286,6 +286,36 @@ func TestBrowserReviewFlow(t *testing.T) {
 	if st := fr.text("#review-status"); !strings.Contains(st, "1") {
 		t.Errorf("review status %q", st)
 	}
+	// Several by mouse: a click, then a Shift-click, selects the range;
+	// Ctrl-click takes one out and puts it back; "3" categorises them all.
+	if len(queue) < 2 {
+		t.Fatalf("review queue of %d, want 2 for the range", len(queue))
+	}
+	click := func(i int, mods ...chromedp.Modifier) {
+		t.Helper()
+		c := eval[[]float64](fr, fmt.Sprintf(`(() => { const b = document.querySelectorAll("#review .tile")[%d].getBoundingClientRect(); return [b.left + b.width / 2, b.top + b.height / 2]; })()`, i))
+		fr.do(chromedp.MouseClickXY(c[0], c[1], chromedp.ButtonModifiers(mods...)))
+	}
+	selected := func() int { return eval[int](fr, `document.querySelectorAll("#review .tile.selected").length`) }
+	click(0)
+	click(1, chromedp.ModifierShift)
+	if n := selected(); n != 2 {
+		t.Fatalf("%d tiles selected after Shift-click, want 2", n)
+	}
+	click(1, chromedp.ModifierCtrl)
+	if n := selected(); n != 1 {
+		t.Fatalf("%d tiles selected after Ctrl-click, want 1", n)
+	}
+	click(1, chromedp.ModifierCtrl)
+	fr.do(chromedp.KeyEvent("3"))
+	waitFor(t, func() bool {
+		for _, m := range queue[:2] {
+			if got, _ := s.srv.DB.Media(ctx, m.ID); got.Category != hashset.Category(3) {
+				return false
+			}
+		}
+		return true
+	})
 
 	// A claim by France is on Germany's deconfliction page at once.
 	orchard := seriesID(t, s, "Orchard")

@@ -162,6 +162,25 @@ function watchReview() {
     tiles().forEach((x) => x.classList.toggle("current", x === t));
   });
   if (tiles().length) tiles()[0].focus();
+  // Selection by mouse: Ctrl-click (Cmd-click) adds or removes a tile,
+  // Shift-click selects the range from the last tile clicked.
+  let anchor = null;
+  grid.addEventListener("mousedown", (e) => { if (e.shiftKey) e.preventDefault(); });
+  grid.addEventListener("click", (e) => {
+    const t = e.target.closest(".tile");
+    if (!t) return;
+    if (e.shiftKey && anchor) {
+      const ts = tiles();
+      const [a, b] = [ts.indexOf(anchor), ts.indexOf(t)].sort((x, y) => x - y);
+      ts.slice(a, b + 1).forEach((x) => x.classList.add("selected"));
+    } else if (e.ctrlKey || e.metaKey) {
+      t.classList.toggle("selected");
+      anchor = t;
+    } else {
+      anchor = t;
+    }
+    t.focus();
+  });
   grid.addEventListener("keydown", async (e) => {
     const k = e.key;
     if (k === "ArrowRight" || k === "n" || k === "N") { move(1); e.preventDefault(); return; }
