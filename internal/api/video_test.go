@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 	"github.com/ivid-project/ivid/internal/testenv"
 	"github.com/ivid-project/ivid/internal/vpdq"
@@ -49,4 +50,57 @@ func TestContributeVideo(t *testing.T) {
 		t.Fatalf("sheet of another agency's video: %d", resp.StatusCode)
 	}
 	t.Logf("clip matched the known video: query %.0f %%, best frame distance %g", c.Links[0].QueryPercent, c.Links[0].Distance)
+}
+
+// TestContributeLetterboxedVideo: a copy re-encoded inside black bars is
+// linked to its original, whichever of the two was contributed first; the
+// reference's hashes are kept as the item's vPDQ.
+func TestContributeLetterboxedVideo(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixtureWith(t, db, Options{}, ivid.Config{Video: &vpdq.Options{}})
+		dir := t.TempDir()
+		encode := func(name, src, vf string) []byte {
+			t.Helper()
+			out := filepath.Join(dir, name)
+			if b, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", src, "-vf", vf, "-c:v", "libx264", "-crf", "26", "-an", out).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v %s", err, b)
+			}
+			b, _ := os.ReadFile(out)
+			return b
+		}
+		const plain, boxed = "scale=320:180", "scale=320:180,pad=320:240:0:30:black"
+		doorknob := "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4"
+		chair := "../../testdata/vpdq/videos/chair-19-sd-bar.mp4"
+		fr := f.newCase("fr-specialist", "FR-BOX", ivid.SharingAgency)
+		de := f.newCase("de-specialist", "DE-BOX", ivid.SharingAgency)
+		for _, c := range []struct {
+			name          string
+			first, second []byte
+		}{
+			{"original first", encode("doorknob.mp4", doorknob, plain), encode("doorknob-boxed.mp4", doorknob, boxed)},
+			{"letterboxed first", encode("chair-boxed.mp4", chair, "trim=0:6,"+boxed), encode("chair.mp4", chair, "trim=0:6,"+plain)},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				_, res := f.upload("fr-specialist", fr.ID, map[string][]byte{"first.mp4": c.first})
+				first := res[0].Comparison
+				if first == nil || len(first.Media.VPDQ) == 0 {
+					t.Fatalf("first: %+v", res[0])
+				}
+				_, res = f.upload("de-specialist", de.ID, map[string][]byte{"second.mp4": c.second})
+				second := res[0].Comparison
+				if second == nil || len(second.Links) != 1 || second.Links[0].MediaID != first.Media.ID || second.Links[0].Kind != ivid.LinkNear {
+					t.Fatalf("second: %+v", res[0])
+				}
+				boxedItem := first.Media
+				if c.name == "original first" {
+					boxedItem = second.Media
+				}
+				if len(boxedItem.VPDQCropped) == 0 || len(boxedItem.VPDQCropped) != len(boxedItem.VPDQ) {
+					t.Fatalf("letterboxed item: %d reference frames, %d cropped", len(boxedItem.VPDQ), len(boxedItem.VPDQCropped))
+				}
+				t.Logf("linked: query %.0f %%, best frame distance %g", second.Links[0].QueryPercent, second.Links[0].Distance)
+			})
+		}
+	})
 }

@@ -54,6 +54,10 @@ type Record struct {
 	// VPDQ is the video's frame hashes, each written as the reference
 	// CLI's line "frame,quality,hash,timestamp".
 	VPDQ []vpdq.Frame `json:"vpdq,omitempty"`
+	// VPDQCropped is the frame hashes of the picture inside the video's
+	// black bars (Video.Crop), with Options.VideoCropped; not the
+	// reference's.
+	VPDQCropped []vpdq.Frame `json:"vpdq_cropped,omitempty"`
 	// Error says why the content could not be fully hashed; digests are
 	// still filled whenever the bytes could be read.
 	Error string `json:"error,omitempty"`
@@ -92,6 +96,10 @@ type Options struct {
 	// otherwise they get digests only. Only files named by a path are
 	// hashed this way, not standard input.
 	Video *vpdq.Options
+	// VideoCropped also hashes, for a video with black bars, the picture
+	// inside them into Record.VPDQCropped, so that copies with bars added
+	// or removed can be matched; VPDQ keeps the reference's hashes.
+	VideoCropped bool
 }
 
 // Timing is the time spent in each stage for one file.
@@ -178,8 +186,32 @@ func (h *Hasher) video(ctx context.Context, rec *Record) error {
 	}
 	if err != nil {
 		rec.Error = err.Error()
+		return err
 	}
-	return err
+	if h.opts.VideoCropped {
+		return h.videoCropped(ctx, rec, o, info)
+	}
+	return nil
+}
+
+// videoCropped adds the hashes of the picture inside the video's black
+// bars, if it has any. A failure there leaves the reference's hashes alone.
+func (h *Hasher) videoCropped(ctx context.Context, rec *Record, o vpdq.Options, info vpdq.Info) error {
+	rect, err := vpdq.DetectCrop(ctx, rec.Path, o, info)
+	if err != nil || rect == "" {
+		return ctx.Err()
+	}
+	o.CropRect = rect
+	var frames []vpdq.Frame
+	if _, err := vpdq.Hash(ctx, rec.Path, o, func(f vpdq.Frame) error {
+		frames = append(frames, f)
+		return nil
+	}); err != nil {
+		return ctx.Err()
+	}
+	rec.VPDQCropped = frames
+	rec.Video.Crop = rect
+	return nil
 }
 
 // Reader hashes content read from r; size is its length or -1 if unknown.

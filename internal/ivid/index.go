@@ -31,9 +31,7 @@ func (x *matchIndex) add(m Media) {
 		x.pending = append(x.pending, hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
 		x.mu.Unlock()
 	}
-	if len(m.VPDQ) > 0 {
-		x.videos.Add(strconv.FormatInt(int64(m.ID), 10), m.VPDQ)
-	}
+	x.addVideo(m)
 }
 
 func (x *matchIndex) compact() {
@@ -48,8 +46,20 @@ func (x *matchIndex) insert(m Media) {
 	if m.PDQ != nil && m.Quality >= pdq.MinQuality {
 		x.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
 	}
+	x.addVideo(m)
+}
+
+// croppedSuffix marks, in the video index, the entry of the picture
+// inside a video's black bars.
+const croppedSuffix = "/cropped"
+
+func (x *matchIndex) addVideo(m Media) {
+	id := strconv.FormatInt(int64(m.ID), 10)
 	if len(m.VPDQ) > 0 {
-		x.videos.Add(strconv.FormatInt(int64(m.ID), 10), m.VPDQ)
+		x.videos.Add(id, m.VPDQ)
+	}
+	if len(m.VPDQCropped) > 0 {
+		x.videos.Add(id+croppedSuffix, m.VPDQCropped)
 	}
 }
 

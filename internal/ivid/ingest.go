@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/filehash"
@@ -129,7 +130,7 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 	select {
 	case h = <-s.hashers:
 	default:
-		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo()})
+		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo(), VideoCropped: s.cfg.Video != nil})
 	}
 	rec, err := hash(h)
 	select {
@@ -319,7 +320,7 @@ func (s *Service) putContent(ctx context.Context, sha256 string, h Hashed) (bool
 
 func mediaFromRecord(rec filehash.Record) Media {
 	m := Media{SHA256: rec.SHA256, MD5: rec.MD5, SHA1: rec.SHA1, MIME: rec.MIME, Size: rec.Size, Width: rec.Width, Height: rec.Height,
-		PDQ: rec.PDQ, VPDQ: rec.VPDQ, Stored: true, Category: hashset.Uncategorised, Kind: Image}
+		PDQ: rec.PDQ, VPDQ: rec.VPDQ, VPDQCropped: rec.VPDQCropped, Stored: true, Category: hashset.Uncategorised, Kind: Image}
 	if rec.Quality != nil {
 		m.Quality = *rec.Quality
 	}
@@ -451,9 +452,16 @@ func (s *Service) compare(ctx context.Context, m Media, dih *filehash.Dihedral) 
 			addLink(Link{Kind: LinkNear, MediaID: MediaID(hm.ID), Distance: float64(hm.Distance)})
 		}
 	}
-	if len(m.VPDQ) > 0 {
-		for _, vm := range vpdq.Matches(s.index.videos.Query(onePerSecond(m.VPDQ), false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent) {
-			id, _ := strconv.ParseInt(vm.ID, 10, 64)
+	// A video is compared as the reference hashes it and, if it has black
+	// bars, as the picture inside them; either may match either of an
+	// indexed video's.
+	for _, frames := range [][]vpdq.Frame{m.VPDQ, m.VPDQCropped} {
+		if len(frames) == 0 {
+			continue
+		}
+		ms := vpdq.Matches(s.index.videos.Query(onePerSecond(frames), false), vpdq.DefaultQueryPercent, vpdq.DefaultTargetPercent)
+		for _, vm := range ms {
+			id, _ := strconv.ParseInt(strings.TrimSuffix(vm.ID, croppedSuffix), 10, 64)
 			addLink(Link{Kind: LinkNear, MediaID: MediaID(id), Distance: float64(vm.BestDistance), QueryPercent: vm.QueryPercent})
 		}
 	}

@@ -118,6 +118,9 @@ type Media struct {
 	PDQ      *pdq.Hash    `json:"pdq,omitempty"`
 	Quality  int          `json:"pdq_quality,omitempty"`
 	VPDQ     []vpdq.Frame `json:"vpdq,omitempty"`
+	// VPDQCropped is the vPDQ of the picture inside a video's black bars,
+	// when it has some: matched too, never exported (not the reference's).
+	VPDQCropped []vpdq.Frame `json:"vpdq_cropped,omitempty"`
 	// Stored is false for hashes-only contributions: no pixels are held.
 	Stored       bool             `json:"stored"`
 	CameraMake   string           `json:"camera_make,omitempty"`

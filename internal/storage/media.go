@@ -12,26 +12,29 @@ import (
 )
 
 const mediaCols = `id, sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
-	camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created`
+	camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created, vpdq_cropped`
 
 func mediaArgs(m *ivid.Media) []any {
 	var p sql.NullString
 	if m.PDQ != nil {
 		p = sql.NullString{String: m.PDQ.String(), Valid: true}
 	}
-	var v sql.NullString
-	if len(m.VPDQ) > 0 {
+	frames := func(fs []vpdq.Frame) sql.NullString {
+		if len(fs) == 0 {
+			return sql.NullString{}
+		}
 		var b strings.Builder
-		vpdq.WriteLines(&b, m.VPDQ)
-		v = sql.NullString{String: b.String(), Valid: true}
+		vpdq.WriteLines(&b, fs)
+		return sql.NullString{String: b.String(), Valid: true}
 	}
+	v := frames(m.VPDQ)
 	var series sql.NullInt64
 	if m.SeriesID != 0 {
 		series = sql.NullInt64{Int64: int64(m.SeriesID), Valid: true}
 	}
 	return []any{sql.NullString{String: m.SHA256, Valid: m.SHA256 != ""}, m.MD5, m.SHA1, string(m.Kind), m.MIME, m.Size, m.Width, m.Height, m.Duration, p, m.Quality, v, b2i(m.Stored),
 		m.CameraMake, m.CameraModel, m.CameraSerial, nullTS(m.CaptureTime), nullFloat(m.Lat), nullFloat(m.Lon),
-		int(m.Category), series, string(m.Baseline), m.PhotoDNA, ts(m.Created)}
+		int(m.Category), series, string(m.Baseline), m.PhotoDNA, ts(m.Created), frames(m.VPDQCropped)}
 }
 
 func nullFloat(f *float64) sql.NullFloat64 {
@@ -44,13 +47,13 @@ func nullFloat(f *float64) sql.NullFloat64 {
 func scanMedia(r interface{ Scan(...any) error }) (ivid.Media, error) {
 	var m ivid.Media
 	var kind, baseline string
-	var p, v, sha sql.NullString
+	var p, v, vc, sha sql.NullString
 	var stored, category int
 	var capture, series sql.NullInt64
 	var lat, lon sql.NullFloat64
 	var created int64
 	err := r.Scan(&m.ID, &sha, &m.MD5, &m.SHA1, &kind, &m.MIME, &m.Size, &m.Width, &m.Height, &m.Duration, &p, &m.Quality, &v, &stored,
-		&m.CameraMake, &m.CameraModel, &m.CameraSerial, &capture, &lat, &lon, &category, &series, &baseline, &m.PhotoDNA, &created)
+		&m.CameraMake, &m.CameraModel, &m.CameraSerial, &capture, &lat, &lon, &category, &series, &baseline, &m.PhotoDNA, &created, &vc)
 	if err != nil {
 		return m, err
 	}
@@ -73,6 +76,11 @@ func scanMedia(r interface{ Scan(...any) error }) (ivid.Media, error) {
 			return m, err
 		}
 	}
+	if vc.Valid {
+		if m.VPDQCropped, err = vpdq.ReadLines(strings.NewReader(vc.String)); err != nil {
+			return m, err
+		}
+	}
 	return m, nil
 }
 
@@ -80,8 +88,8 @@ func scanMediaRows(r *sql.Rows) (ivid.Media, error) { return scanMedia(r) }
 
 func (s *queries) CreateMedia(ctx context.Context, m *ivid.Media) error {
 	id, err := s.insert(ctx, `INSERT INTO media (sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
-		camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, mediaArgs(m)...)
+		camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created, vpdq_cropped)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, mediaArgs(m)...)
 	m.ID = ivid.MediaID(id)
 	return err
 }
@@ -89,7 +97,7 @@ func (s *queries) CreateMedia(ctx context.Context, m *ivid.Media) error {
 func (s *queries) UpdateMedia(ctx context.Context, m *ivid.Media) error {
 	_, err := s.exec(ctx, `UPDATE media SET sha256 = ?, md5 = ?, sha1 = ?, kind = ?, mime = ?, size = ?, width = ?, height = ?, duration = ?,
 		pdq = ?, pdq_quality = ?, vpdq = ?, stored = ?, camera_make = ?, camera_model = ?, camera_serial = ?, capture_time = ?, lat = ?, lon = ?,
-		category = ?, series_id = ?, baseline = ?, photodna = ?, created = ? WHERE id = ?`, append(mediaArgs(m), m.ID)...)
+		category = ?, series_id = ?, baseline = ?, photodna = ?, created = ?, vpdq_cropped = ? WHERE id = ?`, append(mediaArgs(m), m.ID)...)
 	return err
 }
 

@@ -78,7 +78,8 @@ func TestStorage(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := ivid.Media{SHA256: "bb", MD5: "m6", SHA1: "s2", Kind: ivid.Video, MIME: "video/mp4", Duration: 2.5, Category: hashset.CSAM, Created: now,
-			VPDQ: []vpdq.Frame{{Number: 0, Quality: 100, Hash: h, Timestamp: 0}, {Number: 30, Quality: 80, Hash: h, Timestamp: 1}}}
+			VPDQ:        []vpdq.Frame{{Number: 0, Quality: 100, Hash: h, Timestamp: 0}, {Number: 30, Quality: 80, Hash: h, Timestamp: 1}},
+			VPDQCropped: []vpdq.Frame{{Number: 0, Quality: 99, Hash: h, Timestamp: 0}}}
 		if err := db.CreateMedia(ctx, &v); err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func TestStorage(t *testing.T) {
 			t.Fatalf("media %+v %v", gm, err)
 		}
 		gv, _ := db.Media(ctx, v.ID)
-		if len(gv.VPDQ) != 2 || gv.VPDQ[1].Number != 30 || gv.PDQ != nil || gv.Category != hashset.CSAM {
+		if len(gv.VPDQ) != 2 || gv.VPDQ[1].Number != 30 || len(gv.VPDQCropped) != 1 || gv.VPDQCropped[0].Quality != 99 || gv.PDQ != nil || gv.Category != hashset.CSAM {
 			t.Fatalf("video %+v", gv)
 		}
 		if ms, _ := db.MediaByDigest(ctx, "", "s2"); len(ms) != 1 || ms[0].ID != v.ID {

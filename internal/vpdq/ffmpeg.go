@@ -74,6 +74,9 @@ type Options struct {
 	// so the hashes of a video with bars are then not the reference's
 	// (without bars they are the same).
 	Crop bool
+	// CropRect, if set, is the picture to hash (width:height:x:y, as
+	// DetectCrop returns it), with no detection.
+	CropRect string
 }
 
 func (o Options) maxPixels() int64 {
@@ -241,15 +244,15 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 	if mod > 1 {
 		filters = append(filters, fmt.Sprintf(`select=not(mod(n\,%d))`, mod))
 	}
-	if o.Crop {
-		crop, err := detectCrop(ctx, prog, path, o, info)
-		if err != nil {
+	crop := o.CropRect
+	if crop == "" && o.Crop {
+		if crop, err = detectCrop(ctx, prog, path, o, info); err != nil {
 			return info, err
 		}
-		if crop != "" {
-			info.Crop = crop
-			filters = append(filters, "crop="+crop)
-		}
+	}
+	if crop != "" {
+		info.Crop = crop
+		filters = append(filters, "crop="+crop)
 	}
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error"}
 	if o.ExactC {
@@ -300,6 +303,17 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 		return info, fmt.Errorf("%w: decoded with errors: %s", ErrCorrupt, stderr.String())
 	}
 	return info, nil
+}
+
+// DetectCrop returns the picture inside a video's black bars (letterbox,
+// pillarbox) as width:height:x:y, or "" when it has none; info is the
+// video's Probe.
+func DetectCrop(ctx context.Context, path string, o Options, info Info) (string, error) {
+	prog, err := lookPath("ffmpeg", o.FFmpeg)
+	if err != nil {
+		return "", err
+	}
+	return detectCrop(ctx, prog, path, o, info)
 }
 
 // detectCrop runs ffmpeg's cropdetect over the keyframes (decoding only
