@@ -62,8 +62,8 @@ type spooled struct {
 var spoolBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // contribute streams a multipart upload through a pipeline: file parts are
-// read in order and spooled to disk (never held in memory); each is hashed
-// as soon as a processor is free; whatever is hashed is committed as a
+// read in order, held in memory or spooled to disk (see spool); each is
+// hashed as soon as a processor is free; whatever is hashed is committed as a
 // group (its contents synced, then one database transaction), and each
 // item's result is written back at once as a line of JSON. A client thus
 // learns which items were acknowledged even if the connection breaks
