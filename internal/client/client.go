@@ -108,7 +108,15 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 	// in the order they are sent, as the server numbers the parts.
 	var sent []string
 	var mu sync.Mutex
+	written := make(chan struct{})
+	// fn is never called once this returns: the body's writer is stopped
+	// and waited for.
+	defer func() {
+		pr.CloseWithError(errStopped)
+		<-written
+	}()
 	go func() {
+		defer close(written)
 		for _, p := range paths {
 			f, err := os.Open(p)
 			if err != nil {
@@ -134,30 +142,40 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 	}()
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", pr)
 	if err != nil {
-		pr.CloseWithError(err)
 		return err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.http().Do(req)
 	if err != nil {
-		pr.CloseWithError(err)
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		pr.CloseWithError(errors.New("refused"))
 		return problem(resp)
 	}
 	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	answered := map[int]bool{}
 	for {
 		var r Result
 		if err := dec.Decode(&r); err == io.EOF {
+			// The server answers every part it read before it ends.
+			pr.CloseWithError(errStopped)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(answered) < len(sent) {
+				return fmt.Errorf("the server answered %d of %d files", len(answered), len(sent))
+			}
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("reading the server's answer: %w", err)
 		}
 		mu.Lock()
+		if answered[r.Part] {
+			mu.Unlock()
+			return fmt.Errorf("the server answered part %d twice", r.Part)
+		}
+		answered[r.Part] = true
 		if r.Part < 0 || r.Part >= len(sent) {
 			mu.Unlock()
 			if r.Error != "" {
@@ -167,12 +185,13 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 		}
 		p := sent[r.Part]
 		var ferr error
-		if r.Error != "" {
-			if r.Status >= 400 && r.Status < 500 {
-				ferr = fmt.Errorf("%w: %s", ErrRejected, r.Error)
-			} else {
-				ferr = errors.New(r.Error)
-			}
+		switch {
+		case r.Error != "" && r.Status >= 400 && r.Status < 500:
+			ferr = fmt.Errorf("%w: %s", ErrRejected, r.Error)
+		case r.Error != "":
+			ferr = errors.New(r.Error)
+		case r.Comparison == nil:
+			ferr = errors.New("the server's answer has no comparison")
 		}
 		fn(p, r, ferr)
 		mu.Unlock()
@@ -206,6 +225,9 @@ func problem(resp *http.Response) error {
 	}
 	return fmt.Errorf("server: %s", resp.Status)
 }
+
+// errStopped ends a request body whose answer has ended.
+var errStopped = errors.New("the request was answered")
 
 // ErrFatal marks answers that will not change on retry for any file: bad
 // token, no right, no such case.

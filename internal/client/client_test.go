@@ -3,9 +3,13 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/demo"
@@ -118,5 +122,51 @@ func TestContributeFiles(t *testing.T) {
 	})
 	if !errors.Is(err, ErrFatal) {
 		t.Fatalf("wrong token: %v, want ErrFatal", err)
+	}
+}
+
+// TestContributeFilesShortAnswer: an answer that ends before every file
+// sent is answered is an error, and files are reported at most once.
+func TestContributeFilesShortAnswer(t *testing.T) {
+	for _, c := range []struct {
+		name, body, want string
+	}{
+		{"one of two", `{"part":0,"file":"a.png","status":200,"comparison":{"media":{"id":1},"new":true,"submissions":1}}` + "\n", "answered 1 of 2"},
+		{"twice", `{"part":0,"file":"a.png","status":500,"error":"internal error"}` + "\n" + `{"part":0,"file":"a.png","status":500,"error":"internal error"}` + "\n", "twice"},
+		{"no comparison", `{"part":0,"file":"a.png","status":200}` + "\n" + `{"part":1,"file":"b.png","status":200}` + "\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// A stand-in for a faulty server: it reads the whole upload and
+			// gives a canned answer.
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				io.WriteString(w, c.body)
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			var paths []string
+			for _, n := range []string{"a.png", "b.png"} {
+				p := filepath.Join(dir, n)
+				os.WriteFile(p, []byte("x"), 0o600)
+				paths = append(paths, p)
+			}
+			calls := 0
+			err := (&Client{Base: srv.URL, Token: "t"}).ContributeFiles(context.Background(), 1, paths, func(_ string, r Result, err error) {
+				calls++
+				if err == nil && r.Comparison == nil {
+					t.Error("an answer without comparison passed as a success")
+				}
+			})
+			if c.want == "" {
+				if err != nil || calls != 2 {
+					t.Fatalf("err %v, %d calls", err, calls)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+		})
 	}
 }
