@@ -224,7 +224,7 @@ func TestGroupCommit(t *testing.T) {
 		for i, b := range [][]byte{scene(t, 7, demo.Original), scene(t, 7, demo.Original), scene(t, 8, demo.Original)} {
 			p := filepath.Join(dir, fmt.Sprintf("%d.png", i))
 			os.WriteFile(p, b, 0o600)
-			h, err := f.svc.HashUpload(ctx, a, c.ID, filepath.Base(p), p)
+			h, err := f.svc.HashUpload(ctx, a, filepath.Base(p), p)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -151,9 +151,9 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 					testHookHash(u.file)
 				}
 				if u.data != nil {
-					u.hashed, u.err = s.svc.HashUploadBytes(ctx, a, caseID, u.file, u.data)
+					u.hashed, u.err = s.svc.HashUploadBytes(a, u.file, u.data)
 				} else {
-					u.hashed, u.err = s.svc.HashUpload(ctx, a, caseID, u.file, u.path)
+					u.hashed, u.err = s.svc.HashUpload(ctx, a, u.file, u.path)
 				}
 			case <-ctx.Done():
 				u.err = ctx.Err()

@@ -74,7 +74,7 @@ type OffenderFact struct {
 // same content adds a submission, never a copy), indexed, and compared
 // with the whole database.
 func (s *Service) Contribute(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Comparison, error) {
-	h, err := s.HashUpload(ctx, a, caseID, fileName, path)
+	h, err := s.HashUpload(ctx, a, fileName, path)
 	if err != nil {
 		return Comparison{}, err
 	}
@@ -98,30 +98,31 @@ type Contributed struct {
 // HashUpload is a contribution's first stage, the one that takes the
 // processor: it hashes the file spooled to path and writes nothing. The
 // file must stay at path until CommitUploads returns.
-func (s *Service) HashUpload(ctx context.Context, a Actor, caseID CaseID, fileName, path string) (Hashed, error) {
-	return s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
+func (s *Service) HashUpload(ctx context.Context, a Actor, fileName, path string) (Hashed, error) {
+	rec, err := s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
 		rec, _, err := h.FileContext(ctx, path)
 		return rec, err
-	}, Hashed{fileName: fileName, path: path})
+	})
+	return Hashed{fileName: fileName, path: path, rec: rec}, err
 }
 
 // HashUploadBytes is HashUpload for an image held in memory; a video needs
 // a file (ffmpeg reads it). data must not change until CommitUploads
 // returns.
-func (s *Service) HashUploadBytes(ctx context.Context, a Actor, caseID CaseID, fileName string, data []byte) (Hashed, error) {
-	h, err := s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
+func (s *Service) HashUploadBytes(a Actor, fileName string, data []byte) (Hashed, error) {
+	rec, err := s.hashUpload(a, fileName, func(h *filehash.Hasher) (filehash.Record, error) {
 		rec, _, err := h.Reader(fileName, bytes.NewReader(data), int64(len(data)))
 		return rec, err
-	}, Hashed{fileName: fileName, data: data})
-	if err == nil && h.rec.Kind == filehash.Video {
-		return Hashed{}, fmt.Errorf("%s: a video must be spooled to a file", fileName)
+	})
+	if err == nil && rec.Kind == filehash.Video {
+		err = fmt.Errorf("%s: a video must be spooled to a file", fileName)
 	}
-	return h, err
+	return Hashed{fileName: fileName, data: data, rec: rec}, err
 }
 
-func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hasher) (filehash.Record, error), out Hashed) (Hashed, error) {
+func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hasher) (filehash.Record, error)) (filehash.Record, error) {
 	if err := a.require(PermContribute); err != nil {
-		return Hashed{}, err
+		return filehash.Record{}, err
 	}
 	// Hashers keep their (large) decode and PDQ buffers between files, and
 	// are kept out of the garbage collector's reach (unlike in a
@@ -130,7 +131,7 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 	select {
 	case h = <-s.hashers:
 	default:
-		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo(), VideoCropped: s.cfg.Video != nil})
+		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, Video: s.denseVideo(), VideoCropped: true})
 	}
 	rec, err := hash(h)
 	select {
@@ -141,15 +142,14 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 		switch {
 		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
 			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
-			return Hashed{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
+			return filehash.Record{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
-		return Hashed{}, fmt.Errorf("hash %s: %w", fileName, err)
+		return filehash.Record{}, fmt.Errorf("hash %s: %w", fileName, err)
 	}
 	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
-		return Hashed{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
+		return filehash.Record{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
 	}
-	out.rec = rec
-	return out, nil
+	return rec, nil
 }
 
 // pendingItem is one item of a group commit.
@@ -170,13 +170,11 @@ type pendingItem struct {
 // one bad item cannot fail the others.
 func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, items []Hashed) []Contributed {
 	out := make([]Contributed, len(items))
-	if err := a.require(PermContribute); err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
+	err := a.require(PermContribute)
+	if err == nil {
+		_, err = s.Case(ctx, a, caseID)
 	}
-	if _, err := s.Case(ctx, a, caseID); err != nil {
+	if err != nil {
 		for i := range out {
 			out[i].Err = err
 		}

@@ -328,12 +328,12 @@ func detectCrop(ctx context.Context, prog, path string, o Options, info Info) (s
 	}
 	args = append(args, input(path)...)
 	args = append(args, "-map", "0:v:0", "-vf", "cropdetect=limit=24:round=2:reset=0:skip=0", "-f", "null", "-")
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 5 * time.Second
-	out := new(tail)
-	cmd.Stderr = out
-	if err := cmd.Run(); err != nil {
+	cmd, stdout, out, err := startFFmpeg(ctx, prog, args)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}

@@ -32,10 +32,10 @@ func (w *Web) routes() []page {
 		{"GET /series", false, false, w.seriesList},
 		{"POST /series", false, false, w.seriesCreate},
 		{"GET /series/{id}", false, false, w.seriesPage},
-		{"POST /series/{id}/claim", false, false, w.seriesClaim},
-		{"POST /series/{id}/release", false, false, w.seriesRelease},
-		{"POST /series/{id}/victims", false, false, w.seriesVictim},
-		{"POST /series/{id}/offenders", false, false, w.seriesOffender},
+		{"POST /series/{id}/claim", false, false, seriesAction(w.seriesClaim)},
+		{"POST /series/{id}/release", false, false, seriesAction(w.seriesRelease)},
+		{"POST /series/{id}/victims", false, false, seriesAction(w.seriesVictim)},
+		{"POST /series/{id}/offenders", false, false, seriesAction(w.seriesOffender)},
 		{"GET /media/{id}", false, false, w.mediaPage},
 		{"GET /media/{id}/image", false, false, w.mediaImage},
 		{"GET /media/{id}/sheet", false, false, w.mediaSheet},
@@ -291,56 +291,41 @@ func (w *Web) seriesPage(rw http.ResponseWriter, r *http.Request, v *view) error
 	return w.render(rw, v, "series")
 }
 
-func (w *Web) seriesClaim(rw http.ResponseWriter, r *http.Request, v *view) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
+// seriesAction is a form post on a series: do acts on it, then the
+// series page is shown again.
+func seriesAction(do func(r *http.Request, a ivid.Actor, id ivid.SeriesID) error) func(http.ResponseWriter, *http.Request, *view) error {
+	return func(rw http.ResponseWriter, r *http.Request, v *view) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := do(r, v.Actor, ivid.SeriesID(id)); err != nil {
+			return err
+		}
+		http.Redirect(rw, r, fmt.Sprintf("/series/%d", id), http.StatusSeeOther)
+		return nil
 	}
-	if _, err := w.svc.Claim(r.Context(), v.Actor, ivid.SeriesID(id)); err != nil {
-		return err
-	}
-	http.Redirect(rw, r, fmt.Sprintf("/series/%d", id), http.StatusSeeOther)
-	return nil
 }
 
-func (w *Web) seriesRelease(rw http.ResponseWriter, r *http.Request, v *view) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := w.svc.Release(r.Context(), v.Actor, ivid.SeriesID(id)); err != nil {
-		return err
-	}
-	http.Redirect(rw, r, fmt.Sprintf("/series/%d", id), http.StatusSeeOther)
-	return nil
+func (w *Web) seriesClaim(r *http.Request, a ivid.Actor, id ivid.SeriesID) error {
+	_, err := w.svc.Claim(r.Context(), a, id)
+	return err
 }
 
-func (w *Web) seriesVictim(rw http.ResponseWriter, r *http.Request, v *view) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	_, err = w.svc.RecordVictim(r.Context(), v.Actor, ivid.Victim{SeriesID: ivid.SeriesID(id), Identified: r.FormValue("identified") == "on",
+func (w *Web) seriesRelease(r *http.Request, a ivid.Actor, id ivid.SeriesID) error {
+	return w.svc.Release(r.Context(), a, id)
+}
+
+func (w *Web) seriesVictim(r *http.Request, a ivid.Actor, id ivid.SeriesID) error {
+	_, err := w.svc.RecordVictim(r.Context(), a, ivid.Victim{SeriesID: id, Identified: r.FormValue("identified") == "on",
 		AgeGroup: r.FormValue("age_group"), Sex: r.FormValue("sex")})
-	if err != nil {
-		return err
-	}
-	http.Redirect(rw, r, fmt.Sprintf("/series/%d", id), http.StatusSeeOther)
-	return nil
+	return err
 }
 
-func (w *Web) seriesOffender(rw http.ResponseWriter, r *http.Request, v *view) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	_, err = w.svc.RecordOffender(r.Context(), v.Actor, ivid.Offender{SeriesID: ivid.SeriesID(id), Identified: r.FormValue("identified") == "on",
+func (w *Web) seriesOffender(r *http.Request, a ivid.Actor, id ivid.SeriesID) error {
+	_, err := w.svc.RecordOffender(r.Context(), a, ivid.Offender{SeriesID: id, Identified: r.FormValue("identified") == "on",
 		Notice: ivid.NoticeType(r.FormValue("notice")), NoticeRef: r.FormValue("notice_ref")})
-	if err != nil {
-		return err
-	}
-	http.Redirect(rw, r, fmt.Sprintf("/series/%d", id), http.StatusSeeOther)
-	return nil
+	return err
 }
 
 func (w *Web) mediaPage(rw http.ResponseWriter, r *http.Request, v *view) error {
