@@ -17,6 +17,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/ivid-project/ivid/internal/pdq"
 )
@@ -401,6 +402,14 @@ type scratch struct {
 	next   []int
 	choice []int8
 	from   []int16
+	hoods  []hood
+}
+
+// hood is a cached neighbourhood: the masks within distance q in width bits.
+type hood struct {
+	width uint
+	q     int
+	masks []uint32
 }
 
 // probe is a bucket to read: chunk t, value v.
@@ -441,10 +450,18 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	s.probes = s.probes[:0]
 	for t, c := range st.chunks {
 		qv[t] = extract(h, c.start, c.width)
-		s.probes = appendNeighbours(s.probes, uint32(t), qv[t], c.width, q)
+		for _, mask := range s.neighbourhood(c.width, q) {
+			s.probes = append(s.probes, probe{uint32(t), qv[t] ^ mask})
+		}
 	}
 	s.spans = slices.Grow(s.spans[:0], len(s.probes))[:len(s.probes)]
+	for i := range min(ahead, len(s.probes)) {
+		st.prefetchBucket(s.probes[i])
+	}
 	for i, p := range s.probes {
+		if i+ahead < len(s.probes) {
+			st.prefetchBucket(s.probes[i+ahead])
+		}
 		b := &st.chunks[p.t].buckets
 		ring := uint32(bits.OnesCount32(p.v ^ qv[p.t]))
 		s.spans[i] = span{p.t, ring, b.off(p.v), b.off(p.v + 1)}
@@ -452,7 +469,12 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	var radii [32]int
 	s.chooseRadii(radii[:m], q, r)
 	s.cands = s.cands[:0]
-	for _, sp := range s.spans {
+	for i, sp := range s.spans {
+		if i+ahead < len(s.spans) {
+			if sp := s.spans[i+ahead]; sp.t != 0 && sp.lo < sp.hi && int(sp.ring) <= radii[sp.t] {
+				prefetch(unsafe.Pointer(&st.chunks[sp.t].entries[sp.lo]))
+			}
+		}
 		if int(sp.ring) > radii[sp.t] {
 			continue
 		}
@@ -466,7 +488,13 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 			s.cands = append(s.cands, probe{sp.t, pos})
 		}
 	}
-	for _, c := range s.cands {
+	for i := range min(ahead, len(s.cands)) {
+		prefetch(unsafe.Pointer(&st.codes[s.cands[i].v]))
+	}
+	for i, c := range s.cands {
+		if i+ahead < len(s.cands) {
+			prefetch(unsafe.Pointer(&st.codes[s.cands[i+ahead].v]))
+		}
 		code := &st.codes[c.v]
 		d := pdq.Distance(*code, h)
 		if d > r || st.isDeleted(c.v) || st.foundEarlier(code, &qv, radii[:m], int(c.t)) {
@@ -556,24 +584,43 @@ func (st *static) exact(h pdq.Hash, fn func(pos uint32)) {
 	}
 }
 
-// appendNeighbours appends a probe of chunk t for every value within
-// Hamming distance rad of v in width bits.
-func appendNeighbours(dst []probe, t, v uint32, width uint, rad int) []probe {
-	if rad < 0 {
-		return dst
+// neighbourhood returns the masks of every value within Hamming distance q
+// of 0 in width bits, computed once per scratch.
+func (s *scratch) neighbourhood(width uint, q int) []uint32 {
+	for _, h := range s.hoods {
+		if h.width == width && h.q == q {
+			return h.masks
+		}
 	}
-	dst = append(dst, probe{t, v})
-	return appendFlips(dst, t, v, 0, width, rad)
+	masks := []uint32{0}
+	if q >= 0 {
+		masks = appendFlips(masks, 0, 0, width, q)
+	} else {
+		masks = nil
+	}
+	s.hoods = append(s.hoods, hood{width, q, masks})
+	return masks
 }
 
-func appendFlips(dst []probe, t, v uint32, from, width uint, left int) []probe {
+func appendFlips(dst []uint32, v uint32, from, width uint, left int) []uint32 {
 	if left == 0 {
 		return dst
 	}
 	for b := from; b < width; b++ {
 		u := v ^ 1<<b
-		dst = append(dst, probe{t, u})
-		dst = appendFlips(dst, t, u, b+1, width, left-1)
+		dst = append(dst, u)
+		dst = appendFlips(dst, u, b+1, width, left-1)
 	}
 	return dst
+}
+
+// ahead is how many reads a query phase requests before it needs them
+// (measured at 10 M uniform codes: 8: p50 177 µs, 24: 139, 48: 124, 96: 126).
+const ahead = 48
+
+// prefetchBucket asks for the offsets of probe p's bucket.
+func (st *static) prefetchBucket(p probe) {
+	b := &st.chunks[p.t].buckets
+	prefetch(unsafe.Pointer(&b.base[p.v>>6]))
+	prefetch(unsafe.Pointer(&b.rel[p.v]))
 }

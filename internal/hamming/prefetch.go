@@ -1,0 +1,14 @@
+//go:build amd64 || arm64
+
+package hamming
+
+import "unsafe"
+
+// prefetch asks the processor to bring the cache line holding p closer,
+// without waiting for it. A query's reads are random and independent;
+// requesting them well ahead keeps many memory reads in flight, which
+// out-of-order execution alone does not (measured at 10 M uniform codes,
+// radius 31: p50 240 -> 126 µs). It never faults, whatever p.
+//
+//go:noescape
+func prefetch(p unsafe.Pointer)
