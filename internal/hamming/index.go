@@ -81,50 +81,60 @@ func (l *idList) at(pos uint32) uint64 {
 	return uint64(l.narrow[pos])
 }
 
-// buckets maps a chunk value v to its entries [off(v), off(v+1)) in 2 bytes
-// a value rather than 4: a uint32 base per block of 64 values plus a uint16
-// offset from it. A block whose entries do not fit 16 bits (thousands of
-// near-identical codes) keeps absolute offsets in wide, its base then
-// holding wideBlock|index.
+// buckets maps a chunk value v to its entries [off(v), off(v+1)) in about
+// 2 bytes a value rather than 4, and in one cache line: a line holds a
+// uint32 base for lineValues values and each one's uint16 offset from it.
+// A line whose entries do not fit 16 bits (thousands of near-identical
+// codes) keeps absolute offsets in wide, its base then holding
+// wideBlock|index.
 type buckets struct {
-	base []uint32
-	rel  []uint16
-	wide []uint32
+	lines []bucketLine
+	wide  []uint32
+}
+
+// lineValues values fill a 64-byte line with their base.
+const lineValues = 30
+
+type bucketLine struct {
+	base uint32
+	rel  [lineValues]uint16
 }
 
 const wideBlock = 1 << 31
 
 func (b *buckets) off(v uint32) uint32 {
-	base := b.base[v>>6]
-	if base&wideBlock != 0 {
-		return b.wide[(base&^wideBlock)<<6|v&63]
+	l := &b.lines[v/lineValues]
+	i := v % lineValues
+	if l.base&wideBlock != 0 {
+		return b.wide[(l.base&^wideBlock)*lineValues+i]
 	}
-	return base + uint32(b.rel[v])
+	return l.base + uint32(l.rel[i])
 }
 
 // makeBuckets compresses counts (counts[v] = entries with value v, one more
 // slot than values) into offsets, and returns them with the start of each
 // value's range in next (reusing counts).
 func makeBuckets(st *static, counts []uint32) (buckets, []uint32) {
-	b := buckets{base: make([]uint32, (len(counts)+63)/64), rel: makeTable[uint16](st, len(counts))}
+	b := buckets{lines: makeTable[bucketLine](st, (len(counts)+lineValues-1)/lineValues)}
 	sum := uint32(0)
 	for i, c := range counts {
 		counts[i] = sum
 		sum += c
 	}
-	for blk := range b.base {
-		lo := blk * 64
-		hi := min(lo+64, len(counts))
+	for blk := range b.lines {
+		l := &b.lines[blk]
+		lo := blk * lineValues
+		hi := min(lo+lineValues, len(counts))
 		first := counts[lo]
 		if counts[hi-1]-first > 0xffff {
-			b.base[blk] = wideBlock | uint32(len(b.wide)/64)
+			l.base = wideBlock | uint32(len(b.wide)/lineValues)
 			b.wide = append(b.wide, counts[lo:hi]...)
-			b.wide = append(b.wide, make([]uint32, 64-(hi-lo))...)
+			b.wide = append(b.wide, make([]uint32, lineValues-(hi-lo))...)
 			continue
 		}
-		b.base[blk] = first
+		l.base = first
 		for v := lo; v < hi; v++ {
-			b.rel[v] = uint16(counts[v] - first)
+			l.rel[v-lo] = uint16(counts[v] - first)
 		}
 	}
 	return b, counts
@@ -620,7 +630,5 @@ const ahead = 48
 
 // prefetchBucket asks for the offsets of probe p's bucket.
 func (st *static) prefetchBucket(p probe) {
-	b := &st.chunks[p.t].buckets
-	prefetch(unsafe.Pointer(&b.base[p.v>>6]))
-	prefetch(unsafe.Pointer(&b.rel[p.v]))
+	prefetch(unsafe.Pointer(&st.chunks[p.t].buckets.lines[p.v/lineValues]))
 }
