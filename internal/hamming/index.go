@@ -411,7 +411,6 @@ type scratch struct {
 	cost   []int
 	next   []int
 	choice []int8
-	from   []int16
 	hoods  []hood
 }
 
@@ -468,13 +467,18 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	for i := range min(ahead, len(s.probes)) {
 		st.prefetchBucket(s.probes[i])
 	}
+	rings := q + 1
+	s.sizes = slices.Grow(s.sizes[:0], m*rings)[:m*rings]
+	clear(s.sizes)
 	for i, p := range s.probes {
 		if i+ahead < len(s.probes) {
 			st.prefetchBucket(s.probes[i+ahead])
 		}
 		b := &st.chunks[p.t].buckets
 		ring := uint32(bits.OnesCount32(p.v ^ qv[p.t]))
-		s.spans[i] = span{p.t, ring, b.off(p.v), b.off(p.v + 1)}
+		lo, hi := b.off(p.v), b.off(p.v+1)
+		s.spans[i] = span{p.t, ring, lo, hi}
+		s.sizes[int(p.t)*rings+int(ring)] += int(hi - lo)
 	}
 	var radii [32]int
 	s.chooseRadii(radii[:m], q, r)
@@ -515,55 +519,40 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 }
 
 // chooseRadii sets radii[t] in -1..q (-1: chunk not read) so that
-// sum(radii[t]+1) > r with the fewest entries to verify, by dynamic
-// programming over the chunks and the bound's sum, from s.spans.
+// sum(radii[t]+1) > r with the fewest entries to verify, from s.sizes
+// (entries per chunk and ring). Starting from every radius at q, the sum
+// exceeds r by slack; the choice is which rings to give up within that
+// slack, a knapsack over the chunks small enough to solve exactly (slack is
+// 1 for radius 31 over 11 chunks).
 func (s *scratch) chooseRadii(radii []int, q, r int) {
 	m := len(radii)
 	rings := q + 1
-	s.sizes = slices.Grow(s.sizes[:0], m*rings)[:m*rings]
-	clear(s.sizes)
-	for _, sp := range s.spans {
-		s.sizes[int(sp.t)*rings+int(sp.ring)] += int(sp.hi - sp.lo)
-	}
-	need := r + 1
-	const inf = int(^uint(0) >> 1)
-	// cost[j]: fewest entries over the chunks so far with the sum capped at j.
-	s.cost = slices.Grow(s.cost[:0], need+1)[:need+1]
-	s.next = slices.Grow(s.next[:0], need+1)[:need+1]
-	s.choice = slices.Grow(s.choice[:0], m*(need+1))[:m*(need+1)]
-	s.from = slices.Grow(s.from[:0], m*(need+1))[:m*(need+1)]
-	for j := range s.cost {
-		s.cost[j] = inf
-	}
-	s.cost[0] = 0
+	slack := m*rings - (r + 1)
+	// best[j]: most entries saved over the chunks so far, giving up j rings.
+	s.cost = slices.Grow(s.cost[:0], slack+1)[:slack+1]
+	s.next = slices.Grow(s.next[:0], slack+1)[:slack+1]
+	s.choice = slices.Grow(s.choice[:0], m*(slack+1))[:m*(slack+1)]
+	best, next := s.cost, s.next
+	clear(best)
 	for t := range m {
-		for j := range s.next {
-			s.next[j] = inf
-		}
-		for j, c := range s.cost {
-			if c == inf {
-				continue
-			}
-			entries := 0
-			for rho := -1; rho <= q; rho++ {
-				if rho >= 0 {
-					entries += s.sizes[t*rings+rho]
-				}
-				k := min(j+rho+1, need)
-				if c+entries < s.next[k] {
-					s.next[k] = c + entries
-					s.choice[t*(need+1)+k] = int8(rho)
-					s.from[t*(need+1)+k] = int16(j)
+		sizes := s.sizes[t*rings : (t+1)*rings]
+		for j := range next {
+			next[j], s.choice[t*(slack+1)+j] = best[j], 0
+			saved := 0
+			for k := 1; k <= min(j, rings); k++ {
+				saved += sizes[rings-k]
+				if v := best[j-k] + saved; v > next[j] {
+					next[j], s.choice[t*(slack+1)+j] = v, int8(k)
 				}
 			}
 		}
-		s.cost, s.next = s.next, s.cost
+		best, next = next, best
 	}
-	// Walk back from the full sum. Reaching it is always possible: m(q+1) > r.
-	j := need
+	j := slack
 	for t := m - 1; t >= 0; t-- {
-		radii[t] = int(s.choice[t*(need+1)+j])
-		j = int(s.from[t*(need+1)+j])
+		k := int(s.choice[t*(slack+1)+j])
+		radii[t] = q - k
+		j -= k
 	}
 }
 
