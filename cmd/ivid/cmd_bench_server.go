@@ -92,6 +92,7 @@ type benchIngestOptions struct {
 	workers int
 	repeat  int
 	batch   int
+	size    string
 }
 
 func newBenchIngestCommand(g *globalOptions) *cobra.Command {
@@ -105,7 +106,7 @@ same hashing, plus encryption, storage, the database, the index and the
 comparison), and prints the overhead. Hashing runs --jobs workers; the
 server hashes as many files at once, and the client sends --batch files a
 streamed request, as 'ivid contribute' does. Without --dir, synthetic
-1600x1067 JPEG photos are generated.`,
+JPEG photos of --size are generated.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchIngest(cmd.Context(), o, g.stdout)
@@ -114,6 +115,7 @@ streamed request, as 'ivid contribute' does. Without --dir, synthetic
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "", "folder of photos (default: generated)")
 	f.IntVar(&o.n, "n", 60, "photos to generate")
+	f.StringVar(&o.size, "size", "1600x1067", "size of the generated photos (4032x3024: a 12-megapixel phone camera's)")
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "hashing workers, and files the server hashes at once")
 	f.IntVar(&o.batch, "batch", 64, "files a contribution request (1: one request per file, --jobs requests at once)")
 	f.IntVar(&o.repeat, "repeat", 3, "measured runs of each; medians are reported")
@@ -127,9 +129,13 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	}
 	defer os.RemoveAll(tmp)
 	var files []string
+	var width, height int
+	if _, err := fmt.Sscanf(o.size, "%dx%d", &width, &height); err != nil || width < 64 || height < 64 || width*height > 50_000_000 {
+		return usageError{fmt.Errorf("--size: want WIDTHxHEIGHT, 64 to 50 megapixels, got %q", o.size)}
+	}
 	if o.dir == "" {
 		for i := range o.n {
-			b, _, err := demo.Encode(demo.Apply(demo.Scene(i+1, 1600, 1067), demo.Brighter), demo.Brighter)
+			b, _, err := demo.Encode(demo.Apply(demo.Scene(i+1, width, height), demo.Brighter), demo.Brighter)
 			if err != nil {
 				return err
 			}
@@ -150,7 +156,13 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	if o.workers < 1 || o.batch < 1 {
 		return usageError{fmt.Errorf("--jobs and --batch must be at least 1")}
 	}
-	fmt.Fprintf(out, "ivid bench ingest: %d files, %d workers, %d files a request, %d runs\n", len(files), o.workers, o.batch, o.repeat)
+	var total int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			total += fi.Size()
+		}
+	}
+	fmt.Fprintf(out, "ivid bench ingest: %d files (%.1f MiB), %d workers, %d files a request, %d runs\n", len(files), float64(total)/(1<<20), o.workers, o.batch, o.repeat)
 	var hashT, ingestT, hashCPU, ingestCPU []time.Duration
 	for run := range o.repeat {
 		// Hashing alone.
