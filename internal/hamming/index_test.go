@@ -394,3 +394,52 @@ func TestMappedTablesReleased(t *testing.T) {
 		t.Fatalf("got %d matches, want %d", len(got), len(want))
 	}
 }
+
+// TestChooseRadii checks the knapsack against every choice of radii: for
+// random entry counts per chunk and ring, the radii it picks satisfy the
+// bound and verify no more entries than the best choice.
+func TestChooseRadii(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for trial := range 500 {
+		m := 1 + r.IntN(6)
+		rad := r.IntN(4 * m)
+		q := rad / m
+		rings := q + 1
+		s := &scratch{sizes: make([]int, m*rings)}
+		for i := range s.sizes {
+			s.sizes[i] = r.IntN(50)
+		}
+		cost := func(radii []int) (int, bool) {
+			sum, n := 0, 0
+			for t, rho := range radii {
+				sum += rho + 1
+				for k := 0; k <= rho; k++ {
+					n += s.sizes[t*rings+k]
+				}
+			}
+			return n, sum > rad
+		}
+		best := -1
+		radii := make([]int, m)
+		var walk func(t int)
+		walk = func(t int) {
+			if t == m {
+				if n, ok := cost(radii); ok && (best < 0 || n < best) {
+					best = n
+				}
+				return
+			}
+			for rho := -1; rho <= q; rho++ {
+				radii[t] = rho
+				walk(t + 1)
+			}
+		}
+		walk(0)
+		got := make([]int, m)
+		s.chooseRadii(got, q, rad)
+		n, ok := cost(got)
+		if !ok || n != best {
+			t.Fatalf("trial %d: m=%d r=%d sizes %v: radii %v verify %d (bound kept: %v), best %d", trial, m, rad, s.sizes, got, n, ok, best)
+		}
+	}
+}
