@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,20 +43,6 @@ H.264 clip of ffmpeg's test pattern is made first (needs libx264).`,
 	f.IntVar(&o.runs, "runs", 3, "measured runs of each mode; medians are reported")
 	f.BoolVar(&o.everyFrame, "every-frame", true, "also hash every frame (one run)")
 	return cmd
-}
-
-// cpuTimes is the user+system time of this process and of its waited-for
-// children.
-func cpuTimes() (self, children time.Duration) {
-	var ru syscall.Rusage
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		self = tv(ru.Utime) + tv(ru.Stime)
-	}
-	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
-		children = tv(ru.Utime) + tv(ru.Stime)
-	}
-	return self, children
 }
 
 type videoRun struct {
