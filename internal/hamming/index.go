@@ -415,7 +415,7 @@ type scratch struct {
 	reads  []span  // spans whose entries are read
 	cands  []probe // chunk, position
 	sizes  []int   // entries per chunk and ring
-	cost   []int
+	saved  []int   // chooseRadii's knapsack
 	next   []int
 	choice []int8
 	hoods  []hood
@@ -499,8 +499,9 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	for _, sp := range s.spans {
 		s.reads[nr] = sp
 		k := sp.hi - sp.lo
-		outside := uint32(radii[sp.t]-int(sp.ring)) >> 31
-		nr += int((k | -k) >> 31 & (outside ^ 1))
+		nonEmpty := (k | -k) >> 31                        // 1 if k > 0
+		outside := uint32(radii[sp.t]-int(sp.ring)) >> 31 // 1 if ring > radius
+		nr += int(nonEmpty & (outside ^ 1))
 	}
 	s.reads = s.reads[:nr]
 	for i := range min(ahead, nr) {
@@ -560,10 +561,10 @@ func (s *scratch) chooseRadii(radii []int, q, r int) {
 	rings := q + 1
 	slack := m*rings - (r + 1)
 	// best[j]: most entries saved over the chunks so far, giving up j rings.
-	s.cost = slices.Grow(s.cost[:0], slack+1)[:slack+1]
+	s.saved = slices.Grow(s.saved[:0], slack+1)[:slack+1]
 	s.next = slices.Grow(s.next[:0], slack+1)[:slack+1]
 	s.choice = slices.Grow(s.choice[:0], m*(slack+1))[:m*(slack+1)]
-	best, next := s.cost, s.next
+	best, next := s.saved, s.next
 	clear(best)
 	for t := range m {
 		sizes := s.sizes[t*rings : (t+1)*rings]
@@ -622,11 +623,9 @@ func (s *scratch) neighbourhood(width uint, q int) []uint32 {
 			return h.masks
 		}
 	}
-	masks := []uint32{0}
+	var masks []uint32
 	if q >= 0 {
-		masks = appendFlips(masks, 0, 0, width, q)
-	} else {
-		masks = nil
+		masks = appendFlips([]uint32{0}, 0, 0, width, q)
 	}
 	s.hoods = append(s.hoods, hood{width, q, masks})
 	return masks
