@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBenchServer runs the two server benches on tiny inputs: they start a
+// server, load it, and print their figures.
+func TestBenchServer(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"bench", "ingest", "--n", "4", "--size", "320x240", "--repeat", "1", "--batch", "2"},
+			[]string{"4 files", "ivid hash", "contribution through the API", "overhead of contribution over hashing"}},
+		{[]string{"bench", "ingest", "--n", "2", "--size", "20x20", "--repeat", "1"}, nil},
+		{[]string{"bench", "match-api", "--hashes", "2000", "--duration", "300ms", "--batch", "5", "--pdq-share", "0.5"},
+			[]string{"2000 hashes indexed", "4 clients, 5 hashes a request", "(failed 0)", "lookups/s"}},
+	}
+	for _, tc := range tests {
+		code, out, errs := runIvid(t, tc.args...)
+		if tc.want == nil {
+			if code != 2 || !strings.Contains(errs, "--size") {
+				t.Errorf("%v: exit %d, stderr %q; want a usage error about --size", tc.args, code, errs)
+			}
+			continue
+		}
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
