@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func evidenceTree(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("benign text\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {
+	if err := mkfifo(filepath.Join(dir, "pipe")); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(filepath.Join(dir, "a", "photo.png"), filepath.Join(dir, "link.png")); err != nil {
@@ -92,6 +91,9 @@ func TestRunTree(t *testing.T) {
 		"pipe":         {ErrNotRegular, "", false},
 	}
 	order := []string{"a/camera.jpg", "a/photo.png", "b/bomb.png", "b/broken.jpg", "link.png", "notes.txt", "pipe"}
+	if _, err := os.Lstat(filepath.Join(dir, "pipe")); err != nil {
+		order = order[:len(order)-1] // no named pipes on this system
+	}
 	if len(results) != len(order) {
 		t.Fatalf("got %d results, want %d", len(results), len(order))
 	}
@@ -199,14 +201,11 @@ func TestEvidenceUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	hashTree(t, dir, 2, WalkOptions{Recursive: true})
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
-		t.Fatal(err)
-	}
-	if atime := time.Unix(st.Atim.Sec, st.Atim.Nsec); !atime.Equal(old) {
+	atime, mtime, haveAtime := fileTimes(t, p)
+	if haveAtime && !atime.Equal(old) {
 		t.Errorf("access time changed to %v", atime)
 	}
-	if mtime := time.Unix(st.Mtim.Sec, st.Mtim.Nsec); !mtime.Equal(old) {
+	if !mtime.Equal(old) {
 		t.Errorf("modification time changed to %v", mtime)
 	}
 	if after, _ := os.ReadFile(p); !bytes.Equal(before, after) {

@@ -1,0 +1,16 @@
+package filehash
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fileTimes returns p's access and modification times.
+func fileTimes(t *testing.T, p string) (atime, mtime time.Time, haveAtime bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(st.Atim.Sec, st.Atim.Nsec), time.Unix(st.Mtim.Sec, st.Mtim.Nsec), true
+}
