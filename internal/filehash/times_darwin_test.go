@@ -1,16 +1,5 @@
 package filehash
 
-import (
-	"syscall"
-	"testing"
-	"time"
-)
+import "syscall"
 
-// fileTimes returns p's access and modification times.
-func fileTimes(t *testing.T, p string) (atime, mtime time.Time, haveAtime bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
-		t.Fatal(err)
-	}
-	return time.Unix(st.Atimespec.Sec, st.Atimespec.Nsec), time.Unix(st.Mtimespec.Sec, st.Mtimespec.Nsec), true
-}
+func statTimes(st *syscall.Stat_t) (atime, mtime syscall.Timespec) { return st.Atimespec, st.Mtimespec }

@@ -1,16 +1,5 @@
 package filehash
 
-import (
-	"syscall"
-	"testing"
-	"time"
-)
+import "syscall"
 
-// fileTimes returns p's access and modification times.
-func fileTimes(t *testing.T, p string) (atime, mtime time.Time, haveAtime bool) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
-		t.Fatal(err)
-	}
-	return time.Unix(st.Atim.Sec, st.Atim.Nsec), time.Unix(st.Mtim.Sec, st.Mtim.Nsec), true
-}
+func statTimes(st *syscall.Stat_t) (atime, mtime syscall.Timespec) { return st.Atim, st.Mtim }
