@@ -296,6 +296,7 @@ func (s *Server) spool(part io.Reader) (sp spooled, err error) {
 		// Larger than memory takes: on to disk, with what was read.
 		s.memUsed.Add(-limit)
 		sp = spooled{}
+		defer spoolBufs.Put(buf)
 		part = io.MultiReader(buf, part)
 	} else {
 		part = io.MultiReader(bytes.NewReader(head), part)

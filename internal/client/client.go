@@ -64,7 +64,7 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 	}
 	trailer := "\r\n--" + mw.Boundary() + "--\r\n"
 	body := io.MultiReader(&head, io.LimitReader(f, fi.Size()), strings.NewReader(trailer))
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", body)
+	req, err := http.NewRequestWithContext(ctx, "POST", c.mediaURL(caseID), body)
 	if err != nil {
 		return Result{}, err
 	}
@@ -85,13 +85,7 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 	}
 	// Read to the end so that the connection is reused.
 	io.Copy(io.Discard, resp.Body)
-	if r.Error != "" {
-		if r.Status >= 400 && r.Status < 500 {
-			return r, fmt.Errorf("%w: %s", ErrRejected, r.Error)
-		}
-		return r, errors.New(r.Error)
-	}
-	return r, nil
+	return r, r.err()
 }
 
 // ContributeFiles uploads files to a case in one streamed request: the
@@ -140,7 +134,7 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 		}
 		pw.CloseWithError(mw.Close())
 	}()
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/media", pr)
+	req, err := http.NewRequestWithContext(ctx, "POST", c.mediaURL(caseID), pr)
 	if err != nil {
 		return err
 	}
@@ -184,18 +178,30 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 			return fmt.Errorf("server answered for part %d of %d", r.Part, len(sent))
 		}
 		p := sent[r.Part]
-		var ferr error
-		switch {
-		case r.Error != "" && r.Status >= 400 && r.Status < 500:
-			ferr = fmt.Errorf("%w: %s", ErrRejected, r.Error)
-		case r.Error != "":
-			ferr = errors.New(r.Error)
-		case r.Comparison == nil:
+		ferr := r.err()
+		if ferr == nil && r.Comparison == nil {
 			ferr = errors.New("the server's answer has no comparison")
 		}
 		fn(p, r, ferr)
 		mu.Unlock()
 	}
+}
+
+// mediaURL is the contribution endpoint of a case.
+func (c *Client) mediaURL(caseID int64) string {
+	return strings.TrimRight(c.Base, "/") + "/api/v1/cases/" + strconv.FormatInt(caseID, 10) + "/media"
+}
+
+// err is the file's failure reported in r, if any: ErrRejected for content
+// the server refused.
+func (r Result) err() error {
+	switch {
+	case r.Error == "":
+		return nil
+	case r.Status >= 400 && r.Status < 500:
+		return fmt.Errorf("%w: %s", ErrRejected, r.Error)
+	}
+	return errors.New(r.Error)
 }
 
 func (c *Client) http() *http.Client {
