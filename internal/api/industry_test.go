@@ -167,6 +167,17 @@ func TestBadInput(t *testing.T) {
 		if ents, _ := os.ReadDir(f.srv.opts.SpoolDir); len(ents) != 0 {
 			t.Fatalf("spool not cleaned: %d files", len(ents))
 		}
+		// Bodies that are not multipart form data.
+		for _, ct := range []string{"image/jpeg", "multipart/form-data", "multipart/mixed; boundary=x", "multipart/form-data; boundary"} {
+			resp := f.do("fr-investigator", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/media", bytes.NewReader(buf.Bytes()), ct)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 || !strings.Contains(string(body), "multipart/form-data") {
+				t.Errorf("content type %q: %d %s", ct, resp.StatusCode, body)
+			}
+		}
+		if n := media(); n != 0 {
+			t.Fatalf("bodies that are not multipart stored %d items", n)
+		}
 		// A malformed VICS file is refused whole.
 		vics := `{"odata.metadata":"http://github.com/VICSDATAMODEL/ProjectVic/DataModels/1.2.xml/CUSTOM/$metadata#Cases","value":[{"Media":[{"MD5":"d41d8cd98f00b204e9800998ecf8427e","Category":1},{"MD5":"nothex","Category":9}]}]}`
 		if st := f.json("fr-investigator", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", json.RawMessage(vics), nil); st != 400 {

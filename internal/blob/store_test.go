@@ -21,7 +21,7 @@ func content(n int, seed uint64) []byte {
 	return b
 }
 
-func openTest(t *testing.T, keys ...Key) (*Store, string) {
+func openTest(t testing.TB, keys ...Key) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	be, err := OpenLocal(dir)
