@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -171,10 +172,13 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 	jobs := make(chan filehash.Job)
 	walked := make(chan filehash.Job)
 	go filehash.Walk(ctx, roots, filehash.WalkOptions{Recursive: true, FollowSymlinks: o.FollowSymlinks}, walked)
+	// The files the journal holds are skipped; st.done itself grows as
+	// results come in, on another goroutine.
+	resumed := maps.Clone(st.done)
 	go func() {
 		defer close(jobs)
 		for j := range walked {
-			if st.done[j.Path] {
+			if resumed[j.Path] {
 				continue
 			}
 			select {
