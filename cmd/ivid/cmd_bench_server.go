@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -254,21 +255,13 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	h, i := median(hashT), median(ingestT)
 	fmt.Fprintf(out, "%-34s %8.2f s  %7.1f files/s  CPU %.2f s\n", "ivid hash --dihedral", h.Seconds(), float64(len(files))/h.Seconds(), median(hashCPU).Seconds())
 	fmt.Fprintf(out, "%-34s %8.2f s  %7.1f files/s  CPU %.2f s (server and client)\n", "contribution through the API", i.Seconds(), float64(len(files))/i.Seconds(), median(ingestCPU).Seconds())
-	slices.Sort(ratios)
 	fmt.Fprintf(out, "overhead of contribution over hashing: %+.0f %% (median of %d runs' pairs, %+.0f to %+.0f %%; the issue's bar is 20 %%)\n",
-		100*medianFloat(ratios), o.repeat, 100*ratios[0], 100*ratios[len(ratios)-1])
+		100*median(ratios), o.repeat, 100*slices.Min(ratios), 100*slices.Max(ratios))
 	return nil
 }
 
-// medianFloat is the median of sorted values.
-func medianFloat(v []float64) float64 {
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-func median(ds []time.Duration) time.Duration {
+// median is the middle value (the upper one of an even count).
+func median[T cmp.Ordered](ds []T) T {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
