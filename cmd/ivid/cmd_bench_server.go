@@ -167,8 +167,14 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 			total += fi.Size()
 		}
 	}
-	fmt.Fprintf(out, "ivid bench ingest: %d files (%.1f MiB), %d workers, %d files a request, %d runs\n", len(files), float64(total)/(1<<20), o.workers, o.batch, o.repeat)
+	serverProcs()
+	procs := runtime.GOMAXPROCS(0)
+	clientProcs()
+	fmt.Fprintf(out, "ivid bench ingest: %d files (%.1f MiB), %d workers, %d files a request, %d runs; GOMAXPROCS %d for hashing, %d for the server\n",
+		len(files), float64(total)/(1<<20), o.workers, o.batch, o.repeat, runtime.GOMAXPROCS(0), procs)
+	// Each side runs with its command's processors: see serverProcs.
 	hashOnce := func() (time.Duration, time.Duration, error) {
+		clientProcs()
 		start, cpu := time.Now(), cpuTime()
 		jobs := make(chan filehash.Job)
 		go func() {
@@ -184,6 +190,7 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	}
 	// contributeOnce contributes the files into a fresh server.
 	contributeOnce := func(run int) (time.Duration, time.Duration, error) {
+		serverProcs()
 		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), o.workers)
 		if err != nil {
 			return 0, 0, err
@@ -310,7 +317,7 @@ func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bs, err := startBenchServer(ctx, tmp, 0)
+	bs, err := startBenchServer(ctx, tmp, serverProcs())
 	if err != nil {
 		return err
 	}
@@ -319,8 +326,8 @@ func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) e
 	t0 := time.Now()
 	codes := hamming.Generate(hamming.Clustered, o.hashes, 1)
 	bs.srv.Svc.SeedBaselineIndex(1<<40, codes)
-	fmt.Fprintf(out, "ivid bench match-api: %d hashes indexed in %.1f s, RSS %.0f MiB; %d clients, %d hashes a request, %d cores\n",
-		o.hashes, time.Since(t0).Seconds(), rssMB(), o.clients, o.batch, runtime.NumCPU())
+	fmt.Fprintf(out, "ivid bench match-api: %d hashes indexed in %.1f s, RSS %.0f MiB; %d clients, %d hashes a request, %d cores, GOMAXPROCS %d\n",
+		o.hashes, time.Since(t0).Seconds(), rssMB(), o.clients, o.batch, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	tr := &http.Transport{MaxIdleConnsPerHost: o.clients}
 	hc := &http.Client{Transport: tr}
 	var lookups atomic.Int64

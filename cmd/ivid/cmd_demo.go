@@ -66,7 +66,7 @@ forensic examiner would and prints where the report is.`,
 func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer, ready func(addr string)) error {
 	data := filepath.Join(o.dir, "server")
 	cfg := server.Config{DataDir: data, Addr: o.addr, TOTPOptional: true, AdminPassword: training.Password,
-		Video: &vpdq.Options{SecondsPerHash: 1}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Video: &vpdq.Options{SecondsPerHash: 1}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Hashers: serverProcs()}
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err

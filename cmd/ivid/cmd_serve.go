@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -83,6 +84,8 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer, rea
 	cfg.Addr, cfg.TLSCert, cfg.TLSKey = o.addr, o.tlsCert, o.tlsKey
 	cfg.InsecureCookies, cfg.TOTPOptional, cfg.Log = o.insecureCookies, o.totpOptional, log
 	cfg.AdminPassword = ivid.BootstrapPassword()
+	cfg.Hashers = serverProcs()
+	log.Info("processors", "hashers", cfg.Hashers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	var err error
 	if cfg.Video, err = o.video.options(0); err != nil {
 		return err
