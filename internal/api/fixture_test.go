@@ -27,15 +27,15 @@ import (
 // agencies in two countries, the hub and an industry partner, and one
 // user (and API token) per role.
 type fixture struct {
-	t       *testing.T
-	db      *storage.DB
-	svc     *ivid.Service
-	srv     *Server
-	ts      *httptest.Server
-	agency  map[string]ivid.Agency
-	user    map[string]ivid.User
-	token   map[string]string
-	blobDir string
+	t      *testing.T
+	db     *storage.DB
+	svc    *ivid.Service
+	srv    *Server
+	ts     *httptest.Server
+	agency map[string]ivid.Agency
+	user   map[string]ivid.User
+	token  map[string]string
+	blobs  *blob.Local
 }
 
 // users of the fixture: name -> agency, roles.
@@ -74,7 +74,7 @@ func newFixtureWith(t *testing.T, db *storage.DB, opts Options, cfg ivid.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobDir: filepath.Join(dir, "blobs")}
+	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobs: be}
 	if _, _, err := svc.Bootstrap(ctx, "root", "root-password-long-enough"); err != nil {
 		t.Fatal(err)
 	}

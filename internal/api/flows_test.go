@@ -23,10 +23,23 @@ import (
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
+// countFiles counts the files under dir.
 func countFiles(t *testing.T, dir string) int {
 	n := 0
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && len(d.Name()) == 64 {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// countBlobs counts the blobs stored, packed or not (not the keyring).
+func (f *fixture) countBlobs() int {
+	n := 0
+	f.blobs.List(f.t.Context(), func(name string) error {
+		if len(name) == 64 {
 			n++
 		}
 		return nil
@@ -82,13 +95,13 @@ func TestContributeAndCompare(t *testing.T) {
 			}
 		}
 		// The same content again adds a submission, never a second copy.
-		blobs := countFiles(t, f.blobDir)
+		blobs := f.countBlobs()
 		_, res = f.upload("de-specialist", de.ID, map[string][]byte{"again.png": scene(t, 3, demo.Original)})
 		c := res[0].Comparison
 		if c == nil || c.New || c.Submissions != 2 || c.Media.ID != orig.ID || len(c.Agencies) != 2 || c.Series == nil {
 			t.Fatalf("resubmission: %+v", res[0])
 		}
-		if n := countFiles(t, f.blobDir); n != blobs {
+		if n := f.countBlobs(); n != blobs {
 			t.Fatalf("blob files %d -> %d", blobs, n)
 		}
 		// Deconfliction: Germany sees France's claim on the series list.
@@ -202,7 +215,7 @@ func TestCopiesInOneUpload(t *testing.T) {
 				t.Fatalf("submissions: %d %v", len(subs), err)
 			}
 		}
-		if n := countFiles(t, f.blobDir); n != 2 {
+		if n := f.countBlobs(); n != 2 {
 			t.Fatalf("%d blob files, want 2", n)
 		}
 		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
@@ -240,7 +253,7 @@ func TestGroupCommit(t *testing.T) {
 		if !first.New || copy.New || !other.New || copy.Media.ID != first.Media.ID || other.Media.ID == first.Media.ID || copy.Submissions != 2 {
 			t.Fatalf("group: %+v / %+v / %+v", first, copy, other)
 		}
-		if n := countFiles(t, f.blobDir); n != 2 {
+		if n := f.countBlobs(); n != 2 {
 			t.Fatalf("%d blob files, want 2", n)
 		}
 		if n, err := ivid.VerifyTrail(ctx, db); err != nil {

@@ -146,8 +146,8 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("%s: %+v, want status %d", r.File, r, want[i])
 			}
 		}
-		if n := media(); n != 0 || countFiles(t, f.blobDir) != 0 {
-			t.Fatalf("bad uploads left %d items, %d blobs", n, countFiles(t, f.blobDir))
+		if n := media(); n != 0 || f.countBlobs() != 0 {
+			t.Fatalf("bad uploads left %d items, %d blobs", n, f.countBlobs())
 		}
 		// A multipart body cut off in the middle of a file.
 		var buf bytes.Buffer

@@ -35,6 +35,22 @@ func openTest(t testing.TB, keys ...Key) (*Store, string) {
 	return s, dir
 }
 
+// openFileTest is openTest with every blob a file of its own, for the
+// tests that damage blob files.
+func openFileTest(t testing.TB, keys ...Key) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	be, err := openLocal(dir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), be, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
 func readAll(t *testing.T, s *Store, id ID) ([]byte, error) {
 	t.Helper()
 	rc, err := s.Get(t.Context(), id)
@@ -150,7 +166,7 @@ func TestTamperingDetected(t *testing.T) {
 		{"empty file", func([]byte) []byte { return nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, dir := openTest(t, GenerateKey())
+			s, dir := openFileTest(t, GenerateKey())
 			if _, err := s.Put(t.Context(), id, bytes.NewReader(b)); err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +256,7 @@ func FuzzOpenBlob(f *testing.F) {
 	b := content(2*chunkSize+3, 9)
 	id := Sum(b)
 	f.Fuzz(func(t *testing.T, pos uint32, mask byte, cut uint32) {
-		s, dir := openTest(t, GenerateKey())
+		s, dir := openFileTest(t, GenerateKey())
 		s.Put(context.Background(), id, bytes.NewReader(b))
 		p := blobPath(t, dir)
 		file, _ := os.ReadFile(p)

@@ -44,6 +44,7 @@ func RotateKeys(ctx context.Context, cfg Config) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer be.Close()
 	st, err := blob.Open(ctx, be, next, old)
 	if err != nil {
 		return 0, err

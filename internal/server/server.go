@@ -62,6 +62,7 @@ type Server struct {
 	// AdminPassword is set when this start created the first account.
 	AdminPassword string
 	unlock        func()
+	blobs         *blob.Local
 }
 
 func (c *Config) defaults() {
@@ -155,6 +156,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	s.blobs = be
+	if n := be.Damaged(); n > 0 {
+		// After a crash, the end of an append that was never acknowledged.
+		cfg.Log.Warn("blob store: torn or damaged pack records skipped", "bytes", n)
+	}
 	be.CleanTemp()
 	if s.Blobs, err = blob.Open(ctx, be, keys...); err != nil {
 		return fail(fmt.Errorf("blob store: %w", err))
@@ -193,6 +199,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // Close releases the database and the data folder.
 func (s *Server) Close() error {
 	err := s.DB.Close()
+	if berr := s.blobs.Close(); err == nil {
+		err = berr
+	}
 	s.unlock()
 	return err
 }

@@ -1,0 +1,289 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// packTest opens a Local in dir that packs files up to packFile bytes in
+// packs of up to packSize, and a store over it.
+func packTest(t testing.TB, dir string, key Key, packFile int, packSize int64) (*Store, *Local) {
+	t.Helper()
+	l, err := openLocal(dir, packFile, packSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), l, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, l
+}
+
+func putAll(t *testing.T, s *Store, sizes ...int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for i, n := range sizes {
+		b := content(n, uint64(1000+i*7+n))
+		if _, err := s.Put(t.Context(), Sum(b), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// checkAll asserts that exactly the contents given are stored and read
+// back intact, listed once each.
+func checkAll(t *testing.T, s *Store, l *Local, contents [][]byte) {
+	t.Helper()
+	var want []string
+	for _, b := range contents {
+		got, err := readAll(t, s, Sum(b))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%d bytes: read back %d bytes, %v", len(b), len(got), err)
+		}
+		n, _ := s.name(Sum(b))
+		want = append(want, n)
+	}
+	var listed []string
+	l.List(t.Context(), func(name string) error {
+		if name != keyringName {
+			listed = append(listed, name)
+		}
+		return nil
+	})
+	slices.Sort(want)
+	slices.Sort(listed)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("listed %d names, want %d", len(listed), len(want))
+	}
+}
+
+// record is a pack record as add writes it, for the tests that forge one.
+func record(kind byte, key [32]byte, data []byte) []byte {
+	return append(recordHeader(kind, key, data), data...)
+}
+
+func packFiles(t *testing.T, dir, suffix string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, packDir, "*"+suffix))
+	return m
+}
+
+// TestPackReopen: small blobs go to packs and large ones to files of their
+// own; all read back after the store is closed and opened again, and after
+// it is dropped without closing (a crash), which scans the last pack.
+func TestPackReopen(t *testing.T) {
+	for _, closeFirst := range []bool{true, false} {
+		dir, key := t.TempDir(), GenerateKey()
+		s, l := packTest(t, dir, key, 5000, 1<<20)
+		// Stored, a blob of n < 64 KiB bytes takes n+120: 4880 is the last packed.
+		contents := putAll(t, s, 0, 10, 4000, 4880, 4881, 70000, 3*chunkSize)
+		checkAll(t, s, l, contents)
+		if closeFirst {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s2, l2 := packTest(t, dir, key, 5000, 1<<20)
+		checkAll(t, s2, l2, contents)
+		if l2.Damaged() != 0 {
+			t.Errorf("damaged bytes %d after a clean stop", l2.Damaged())
+		}
+		if n := len(packFiles(t, dir, ".pack")); n != 1 {
+			t.Errorf("%d packs, want 1", n)
+		}
+		// Files over the limit, and only they, are files of their own.
+		files := 0
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if !d.IsDir() && len(d.Name()) == 64 {
+				files++
+			}
+			return nil
+		})
+		if files != 3 {
+			t.Errorf("%d blob files, want 3 (those over 5000 bytes stored)", files)
+		}
+	}
+}
+
+// TestPackSeal: packs are sealed at their size limit with an index; a
+// store opens from the indexes, and from a scan when an index is missing
+// or damaged.
+func TestPackSeal(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, l := packTest(t, dir, key, 5000, 3000)
+	contents := putAll(t, s, 1000, 1100, 1200, 1300, 1400, 1500, 1600)
+	l.Close()
+	packs, idxs := packFiles(t, dir, ".pack"), packFiles(t, dir, ".idx")
+	if len(packs) < 4 || len(idxs) != len(packs) {
+		t.Fatalf("%d packs and %d indexes", len(packs), len(idxs))
+	}
+	s2, l2 := packTest(t, dir, key, 5000, 3000)
+	checkAll(t, s2, l2, contents)
+	l2.Close()
+
+	os.Remove(idxs[0])
+	b, _ := os.ReadFile(idxs[1])
+	b[len(idxMagic)+5] ^= 1
+	os.WriteFile(idxs[1], b, 0o600)
+	s3, l3 := packTest(t, dir, key, 5000, 3000)
+	checkAll(t, s3, l3, contents)
+	if _, err := readIndex(idxs[0]); err != nil {
+		t.Errorf("the missing index was not written again: %v", err)
+	}
+	if _, err := readIndex(idxs[1]); err != nil {
+		t.Errorf("the damaged index was not written again: %v", err)
+	}
+}
+
+// TestPackTornTail: a crash in the middle of an append leaves part of a
+// record at the end of the last pack. Opening keeps every whole record,
+// reports the torn bytes, leaves them in place, and appends to a new pack.
+func TestPackTornTail(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tail func(rec []byte) []byte
+	}{
+		{"header cut", func(rec []byte) []byte { return rec[:20] }},
+		{"data cut", func(rec []byte) []byte { return rec[:len(rec)-100] }},
+		{"data never written", func(rec []byte) []byte { return append(rec[:recHeader], make([]byte, len(rec)-recHeader)...) }},
+		{"zeros", func(rec []byte) []byte { return make([]byte, 4096) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir, key := t.TempDir(), GenerateKey()
+			s, _ := packTest(t, dir, key, 5000, 1<<20)
+			contents := putAll(t, s, 1000, 2000, 3000)
+			// The record another put would have appended.
+			lost := content(1500, 99)
+			rec := record(kindPut, Sum(lost), lost)
+			pack := packFiles(t, dir, ".pack")[0]
+			f, _ := os.OpenFile(pack, os.O_APPEND|os.O_WRONLY, 0)
+			torn := c.tail(rec)
+			f.Write(torn)
+			f.Close()
+			before, _ := os.Stat(pack)
+
+			s2, l2 := packTest(t, dir, key, 5000, 1<<20)
+			checkAll(t, s2, l2, contents)
+			if l2.Damaged() != int64(len(torn)) {
+				t.Errorf("damaged %d bytes, want %d", l2.Damaged(), len(torn))
+			}
+			contents = append(contents, putAll(t, s2, 2500)...)
+			l2.Close()
+			if after, _ := os.Stat(pack); after.Size() != before.Size() {
+				t.Errorf("the torn pack changed size: %d to %d", before.Size(), after.Size())
+			}
+			s3, l3 := packTest(t, dir, key, 5000, 1<<20)
+			checkAll(t, s3, l3, contents)
+		})
+	}
+}
+
+// TestPackDamage: a record damaged in the middle of a pack is reported and
+// skipped, the records after it are kept, and the store reads the damaged
+// blob as corrupt, never as other content.
+func TestPackDamage(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, _ := packTest(t, dir, key, 5000, 1<<20)
+	contents := putAll(t, s, 1000, 2000, 3000)
+	pack := packFiles(t, dir, ".pack")[0]
+	b, _ := os.ReadFile(pack)
+	// The second record's data: past the magic, the first record and a
+	// header.
+	pos := len(packMagic) + recHeader + (headerSize + 1000 + 16) + recHeader + 500
+	b[pos] ^= 0x10
+	os.WriteFile(pack, b, 0o600)
+	// The open store reads the damage as corruption.
+	if _, err := readAll(t, s, Sum(contents[1])); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged blob read: %v, want ErrCorrupt", err)
+	}
+	s2, l2 := packTest(t, dir, key, 5000, 1<<20)
+	if l2.Damaged() == 0 {
+		t.Error("the damage was not reported")
+	}
+	checkAll(t, s2, l2, [][]byte{contents[0], contents[2]})
+	if ok, _ := s2.Has(t.Context(), Sum(contents[1])); ok {
+		t.Error("the damaged blob is listed")
+	}
+}
+
+// TestPackRemove: a removal is a record of its own and outlives a restart;
+// the content can be stored again.
+func TestPackRemove(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, l := packTest(t, dir, key, 5000, 1<<20)
+	contents := putAll(t, s, 1000, 2000)
+	n, _ := s.name(Sum(contents[0]))
+	if err := l.Remove(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, s, l, contents[1:])
+	s2, l2 := packTest(t, dir, key, 5000, 1<<20)
+	checkAll(t, s2, l2, contents[1:])
+	putAll(t, s2, 1000)
+	checkAll(t, s2, l2, contents)
+}
+
+// TestPackRotation: rotating the master key re-wraps packed blobs too.
+func TestPackRotation(t *testing.T) {
+	dir, old, next := t.TempDir(), GenerateKey(), GenerateKey()
+	s, l := packTest(t, dir, old, 5000, 1<<20)
+	contents := putAll(t, s, 100, 4000, 9000)
+	l.Close()
+	l2, _ := openLocal(dir, 5000, 1<<20)
+	s2, err := Open(t.Context(), l2, next, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s2.Rotate(t.Context()); err != nil || n != 3 {
+		t.Fatalf("rotated %d, %v", n, err)
+	}
+	l2.Close()
+	s3, l3 := packTest(t, dir, next, 5000, 1<<20)
+	checkAll(t, s3, l3, contents)
+}
+
+// FuzzPackScan: whatever a pack file holds, scanning it neither panics
+// nor keeps a record outside the file or with a wrong CRC, and accounts for
+// every byte.
+func FuzzPackScan(f *testing.F) {
+	k := [32]byte{1, 2, 3}
+	good := append([]byte(packMagic), record(kindPut, k, []byte("hello"))...)
+	f.Add(good)
+	f.Add(append(slices.Clone(good), record(kindRemove, k, nil)...))
+	f.Add(append(slices.Clone(good), 0xff, 0xff))
+	f.Add([]byte(packMagic))
+	f.Add([]byte("IVIDPAK"))
+	path := filepath.Join(f.TempDir(), "0.pack")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		os.WriteFile(path, b, 0o600)
+		recs, skipped, err := scanPack(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := int64(0)
+		if len(recs) > 0 {
+			used = int64(len(packMagic))
+		}
+		for _, r := range recs {
+			end := int64(r.off) + recHeader + int64(r.n)
+			if end > int64(len(b)) {
+				t.Fatalf("record past the end: %+v of %d bytes", r, len(b))
+			}
+			if !bytes.Equal(b[r.off:end], record(r.kind, r.key, b[int64(r.off)+recHeader:end])) {
+				t.Fatalf("record at %d kept with a wrong CRC", r.off)
+			}
+			used += end - int64(r.off)
+		}
+		if len(recs) > 0 && used+skipped != int64(len(b)) {
+			t.Fatalf("%d bytes in records and %d skipped of %d", used, skipped, len(b))
+		}
+	})
+}
