@@ -99,6 +99,16 @@ func (l *Local) Close() error {
 	return l.packs.close()
 }
 
+// Compact removes from the packs the blob versions a key rotation (or a
+// removal) left there, and reports the bytes freed. After a rotation it
+// leaves no blob wrapped under the old key.
+func (l *Local) Compact(ctx context.Context) (int64, error) {
+	if l.packs == nil {
+		return 0, nil
+	}
+	return l.packs.compact(ctx)
+}
+
 // Damaged reports the bytes of torn or damaged records found at the end of
 // packs when the store was opened: a crash in the middle of an append
 // leaves some, never acknowledged.

@@ -2,12 +2,14 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -467,4 +469,93 @@ func (pp *packPending) Abort() error {
 		return pp.large.Abort()
 	}
 	return nil
+}
+
+// compact copies the records in force of every sealed pack that holds
+// others to the active pack, then removes it. A rotation of the master key
+// leaves every packed blob's earlier version behind, its data key wrapped
+// under the old key; so would removals. The copies are synced before a
+// pack is removed, and a later pack's record of a key wins, so a crash in
+// the middle loses nothing. A pack without its index is left alone.
+func (p *packs) compact(ctx context.Context) (freed int64, err error) {
+	p.mu.Lock()
+	active := p.active != nil
+	activeNum, next := p.num, p.nextPack
+	p.mu.Unlock()
+	for n := range next {
+		if active && n == activeNum {
+			continue
+		}
+		fi, err := os.Stat(packName(p.dir, n))
+		if err != nil {
+			continue // removed before
+		}
+		recs, err := readIndex(packName(p.dir, n) + ".idx")
+		if err != nil {
+			continue
+		}
+		var live int64
+		for _, r := range recs {
+			if p.current(n, r) {
+				live += recHeader + int64(r.n)
+			}
+		}
+		if live == fi.Size()-int64(len(packMagic)) {
+			continue
+		}
+		if err := p.evacuate(ctx, n, recs); err != nil {
+			return freed, err
+		}
+		freed += fi.Size() - live
+	}
+	return freed, nil
+}
+
+// current reports whether record r of pack n is still in force: the put
+// the index points at, or the removal of a key still removed (an earlier
+// pack may hold it).
+func (p *packs) current(n uint32, r idxEntry) bool {
+	at, ok := p.lookup(r.key)
+	if r.kind == kindRemove {
+		return !ok
+	}
+	return ok && at.pack == n && at.off == r.off+recHeader
+}
+
+// evacuate copies pack n's records in force to the active pack and removes
+// it.
+// A damaged record stops it: copying would give the damage a valid CRC.
+func (p *packs) evacuate(ctx context.Context, n uint32, recs []idxEntry) error {
+	f, err := os.Open(packName(p.dir, n))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !p.current(n, r) {
+			continue
+		}
+		if _, _, whole := readRecord(f, int64(r.off), fi.Size(), &buf); !whole {
+			return fmt.Errorf("blob store: pack %d: record at %d damaged; not compacted", n, r.off)
+		}
+		if err := p.add(r.kind, r.key, buf); err != nil {
+			return err
+		}
+	}
+	f.Close()
+	if err := os.Remove(packName(p.dir, n) + ".idx"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(packName(p.dir, n)); err != nil {
+		return err
+	}
+	return syncDir(p.dir)
 }

@@ -231,23 +231,89 @@ func TestPackRemove(t *testing.T) {
 	checkAll(t, s2, l2, contents)
 }
 
-// TestPackRotation: rotating the master key re-wraps packed blobs too.
+// TestPackRotation: rotating the master key re-wraps packed blobs too,
+// and compaction then reclaims the versions it left behind.
 func TestPackRotation(t *testing.T) {
 	dir, old, next := t.TempDir(), GenerateKey(), GenerateKey()
-	s, l := packTest(t, dir, old, 5000, 1<<20)
-	contents := putAll(t, s, 100, 4000, 9000)
+	s, l := packTest(t, dir, old, 5000, 6000)
+	contents := putAll(t, s, 100, 4000, 9000, 1200, 1300, 1400, 1500, 1600, 1700)
 	l.Close()
-	l2, _ := openLocal(dir, 5000, 1<<20)
+	before := packBytes(t, dir)
+	l2, _ := openLocal(dir, 5000, 6000)
 	s2, err := Open(t.Context(), l2, next, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s2.Rotate(t.Context()); err != nil || n != 3 {
+	if n, err := s2.Rotate(t.Context()); err != nil || n != len(contents) {
 		t.Fatalf("rotated %d, %v", n, err)
 	}
 	l2.Close()
-	s3, l3 := packTest(t, dir, next, 5000, 1<<20)
-	checkAll(t, s3, l3, contents)
+	rotated := packBytes(t, dir)
+	if !packsHold(t, dir, old.id[:]) {
+		t.Fatal("the test cannot see the old key's ID in the blob headers")
+	}
+	l3, _ := openLocal(dir, 5000, 6000)
+	freed, err := l3.Compact(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l3.Close()
+	after := packBytes(t, dir)
+	t.Logf("pack bytes: %d before rotation, %d after, %d after compaction (%d freed)", before, rotated, after, freed)
+	if freed == 0 || after != rotated-freed || after > before+6000 {
+		t.Errorf("compaction freed %d bytes: %d before rotation, %d after, %d after compaction", freed, before, rotated, after)
+	}
+	if packsHold(t, dir, old.id[:]) {
+		t.Error("a blob wrapped under the old key is still in the packs")
+	}
+	s4, l4 := packTest(t, dir, next, 5000, 6000)
+	checkAll(t, s4, l4, contents)
+}
+
+// packsHold reports whether any pack file contains b.
+func packsHold(t *testing.T, dir string, b []byte) bool {
+	for _, p := range packFiles(t, dir, ".pack") {
+		data, _ := os.ReadFile(p)
+		if bytes.Contains(data, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPackCompactKeepsRemovals: compacting a pack that removed a blob
+// written in an earlier pack keeps it removed.
+func TestPackCompactKeepsRemovals(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, l := packTest(t, dir, key, 5000, 4000)
+	// The first two share the first pack, which stays live enough to be
+	// kept; the removal goes to the second, which compaction empties.
+	contents := putAll(t, s, 1000, 2500, 3000)
+	n, _ := s.name(Sum(contents[0]))
+	l.Remove(t.Context(), n)
+	// The second pack then holds a dead copy: rewrite the last blob.
+	n2, _ := s.name(Sum(contents[2]))
+	l.Remove(t.Context(), n2)
+	if _, err := s.Put(t.Context(), Sum(contents[2]), bytes.NewReader(contents[2])); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, _ := openLocal(dir, 5000, 4000)
+	if _, err := l2.Compact(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	s3, l3 := packTest(t, dir, key, 5000, 4000)
+	checkAll(t, s3, l3, contents[1:])
+}
+
+func packBytes(t *testing.T, dir string) int64 {
+	var n int64
+	for _, p := range packFiles(t, dir, ".pack") {
+		fi, _ := os.Stat(p)
+		n += fi.Size()
+	}
+	return n
 }
 
 // FuzzPackScan: whatever a pack file holds, scanning it neither panics

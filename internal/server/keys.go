@@ -61,5 +61,10 @@ func RotateKeys(ctx context.Context, cfg Config) (int, error) {
 		d.Sync()
 		d.Close()
 	}
+	// Packed blobs were re-wrapped by appending: their versions under the
+	// old key stay until the packs holding them are compacted.
+	if _, err := be.Compact(ctx); err != nil {
+		return n, fmt.Errorf("keys rotated; removing the blobs' old versions: %w (run the rotation again)", err)
+	}
 	return n, nil
 }
