@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -242,13 +243,21 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		// not favour either.
 		var h, hc, c, cc time.Duration
 		var err error
+		// Labelled, so that a --cpuprofile splits by side (pprof
+		// -tagfocus side=contribution); the server's goroutines inherit it.
+		hash := func() {
+			pprof.Do(ctx, pprof.Labels("side", "hash"), func(context.Context) { h, hc, err = hashOnce() })
+		}
+		contribute := func() {
+			pprof.Do(ctx, pprof.Labels("side", "contribution"), func(context.Context) { c, cc, err = contributeOnce(run) })
+		}
 		if run%2 == 0 {
-			if h, hc, err = hashOnce(); err == nil {
-				c, cc, err = contributeOnce(run)
+			if hash(); err == nil {
+				contribute()
 			}
 		} else {
-			if c, cc, err = contributeOnce(run); err == nil {
-				h, hc, err = hashOnce()
+			if contribute(); err == nil {
+				hash()
 			}
 		}
 		if err != nil {
