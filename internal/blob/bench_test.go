@@ -2,6 +2,10 @@ package blob
 
 import (
 	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -32,5 +36,38 @@ func BenchmarkPut(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOpenPacks opens a store whose sealed packs list a million
+// blobs: the start-up cost of the packs' indexes, and their memory.
+func BenchmarkOpenPacks(b *testing.B) {
+	const perPack, packs = 100_000, 10
+	dir := b.TempDir()
+	pdir := filepath.Join(dir, packDir)
+	os.MkdirAll(pdir, 0o700)
+	for n := range uint32(packs) {
+		recs := make([]idxEntry, perPack)
+		for i := range recs {
+			binary.LittleEndian.PutUint64(recs[i].key[:], uint64(n)*perPack+uint64(i)+1)
+			recs[i] = idxEntry{kind: kindPut, key: recs[i].key, off: uint32(8 + i*41), n: 0}
+		}
+		os.WriteFile(packName(pdir, n), []byte(packMagic), 0o600)
+		if err := writeIndex(packName(pdir, n)+".idx", recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p, err := openPacks(pdir, defaultPackFile, defaultPackSize)
+		if err != nil || len(p.idx) != perPack*packs {
+			b.Fatalf("%v, %d entries", err, len(p.idx))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(p.idx)), "heap-B/blob")
+		runtime.KeepAlive(p)
 	}
 }

@@ -71,8 +71,9 @@ type idxEntry struct {
 	n    uint32
 }
 
-// packs is the packed part of a Local store. An entry costs about 60 bytes
-// of memory: 600 MB for 10 million photos.
+// packs is the packed part of a Local store. Its index of blobs is in
+// memory: about 100 bytes a blob, 1 GB for 10 million photos, loaded in
+// about 0.5 s a million (BenchmarkOpenPacks).
 type packs struct {
 	dir      string
 	maxFile  int
