@@ -121,8 +121,8 @@ func openPacks(dir string, maxFile int, maxPack int64) (*packs, error) {
 			continue
 		}
 		n, err := strconv.ParseUint(base, 10, 32)
-		if err != nil {
-			continue
+		if err != nil || packName(dir, uint32(n)) != filepath.Join(dir, e.Name()) {
+			continue // not one of ours
 		}
 		nums = append(nums, uint32(n))
 	}
