@@ -23,24 +23,20 @@ func content(n int, seed uint64) []byte {
 
 func openTest(t testing.TB, keys ...Key) (*Store, string) {
 	t.Helper()
-	dir := t.TempDir()
-	be, err := OpenLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(t.Context(), be, keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, dir
+	return openWith(t, defaultPackFile, keys...)
 }
 
 // openFileTest is openTest with every blob a file of its own, for the
 // tests that damage blob files.
 func openFileTest(t testing.TB, keys ...Key) (*Store, string) {
 	t.Helper()
+	return openWith(t, 0, keys...)
+}
+
+func openWith(t testing.TB, packFile int, keys ...Key) (*Store, string) {
+	t.Helper()
 	dir := t.TempDir()
-	be, err := openLocal(dir, 0, 0)
+	be, err := openLocal(dir, packFile, defaultPackSize)
 	if err != nil {
 		t.Fatal(err)
 	}
