@@ -53,6 +53,13 @@ func RotateKeys(ctx context.Context, cfg Config) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	// Packed blobs were re-wrapped by appending: their versions under the
+	// old key stay until the packs holding them are compacted. Before the
+	// key file changes, so that an interrupted compaction resumes with the
+	// rotation, under the same new key.
+	if _, err := be.Compact(ctx); err != nil {
+		return n, fmt.Errorf("removing the blobs' versions under the old key: %w", err)
+	}
 	if err := os.Rename(newPath, cfg.MasterKeyFile); err != nil {
 		return n, err
 	}
@@ -60,11 +67,6 @@ func RotateKeys(ctx context.Context, cfg Config) (int, error) {
 	if err == nil {
 		d.Sync()
 		d.Close()
-	}
-	// Packed blobs were re-wrapped by appending: their versions under the
-	// old key stay until the packs holding them are compacted.
-	if _, err := be.Compact(ctx); err != nil {
-		return n, fmt.Errorf("keys rotated; removing the blobs' old versions: %w (run the rotation again)", err)
 	}
 	return n, nil
 }
