@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -352,4 +353,39 @@ func FuzzPackScan(f *testing.F) {
 			t.Fatalf("%d bytes in records and %d skipped of %d", used, skipped, len(b))
 		}
 	})
+}
+
+// TestPackConcurrent: puts and reads from many goroutines at once, across
+// pack boundaries, all read back (run it with -race).
+func TestPackConcurrent(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, l := packTest(t, dir, key, 5000, 8000)
+	const workers, each = 8, 6
+	all := make([][][]byte, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				b := content(500+100*i+w, uint64(w*100+i))
+				if _, err := s.Put(context.Background(), Sum(b), bytes.NewReader(b)); err != nil {
+					t.Error(err)
+					return
+				}
+				all[w] = append(all[w], b)
+				got, err := readAll(t, s, Sum(all[w][0]))
+				if err != nil || !bytes.Equal(got, all[w][0]) {
+					t.Errorf("worker %d: read back %d bytes, %v", w, len(got), err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var contents [][]byte
+	for _, c := range all {
+		contents = append(contents, c...)
+	}
+	checkAll(t, s, l, contents)
+	l.Close()
+	s2, l2 := packTest(t, dir, key, 5000, 8000)
+	checkAll(t, s2, l2, contents)
 }
