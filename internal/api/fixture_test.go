@@ -27,7 +27,7 @@ import (
 // agencies in two countries, the hub and an industry partner, and one
 // user (and API token) per role.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	db     *storage.DB
 	svc    *ivid.Service
 	srv    *Server
@@ -50,12 +50,12 @@ var fixtureUsers = []struct{ name, agency, roles string }{
 	{"industry", "Acme", "industry"},
 }
 
-func newFixture(t *testing.T, db *storage.DB, opts Options) *fixture {
+func newFixture(t testing.TB, db *storage.DB, opts Options) *fixture {
 	t.Helper()
 	return newFixtureWith(t, db, opts, ivid.Config{Dihedral: true})
 }
 
-func newFixtureWith(t *testing.T, db *storage.DB, opts Options, cfg ivid.Config) *fixture {
+func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
