@@ -59,7 +59,10 @@ an SQLite database, an encrypted blob store and its master key (created on
 first start; back it up apart from the data). The first start creates a
 hub-admin account "admin" whose one-time password is printed once (or taken
 from $IVID_ADMIN_PASSWORD). --database postgres://… uses PostgreSQL instead.
-Migrations are applied at start. Logs are JSON on stderr.`,
+Migrations are applied at start. Logs are JSON on stderr. It hashes as many
+contributed files at once as there are cores, and runs one Go processor
+more, so that a commit waiting on the disk does not idle one ($GOMAXPROCS
+overrides).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, g.stdout, g.stderr, nil)
