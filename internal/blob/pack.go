@@ -21,9 +21,10 @@ import (
 
 // Small files are appended to pack files rather than written one file
 // each: a photo then costs one append and one data sync, not a file
-// creation, a rename and two syncs (file and directory). On the
-// contribution bench (1600×1067 photos, 2 cores) that took 4 to 5 points off
-// the overhead over hashing.
+// creation, a rename and two syncs (file and directory): BenchmarkPut
+// measured 0.92–0.95 ms a 240 kB photo against 1.18–1.44 ms, and the
+// contribution bench (1600×1067 photos, 2 cores) about 3 points less
+// overhead over hashing.
 //
 // Pack layout: the magic "IVIDPAK1", then records, each
 //
