@@ -88,6 +88,8 @@ type packs struct {
 	idx      map[[32]byte]loc
 	skipped  int64 // bytes of torn or damaged records found when opening
 	nextPack uint32
+	// sync makes an append durable: datasync, or a failure in tests.
+	sync func(*os.File) error
 }
 
 // packKey returns the key of a packable name: 64 lowercase hex digits.
@@ -110,7 +112,7 @@ func openPacks(dir string, maxFile int, maxPack int64) (*packs, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p := &packs{dir: dir, maxFile: maxFile, maxPack: maxPack, idx: map[[32]byte]loc{}}
+	p := &packs{dir: dir, maxFile: maxFile, maxPack: maxPack, idx: map[[32]byte]loc{}, sync: datasync}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -334,7 +336,7 @@ func (p *packs) add(kind byte, key [32]byte, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("blob store: pack: %w", err)
 	}
-	if err := datasync(p.active); err != nil {
+	if err := p.sync(p.active); err != nil {
 		return fmt.Errorf("blob store: pack: %w", err)
 	}
 	e := idxEntry{kind: kind, key: key, off: uint32(p.size), n: uint32(len(data))}
