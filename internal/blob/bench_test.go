@@ -18,15 +18,7 @@ func BenchmarkPut(b *testing.B) {
 		packFile int
 	}{{"packed", defaultPackFile}, {"files", 0}} {
 		b.Run(c.name, func(b *testing.B) {
-			be, err := openLocal(b.TempDir(), c.packFile, defaultPackSize)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer be.Close()
-			s, err := Open(b.Context(), be, GenerateKey())
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, _ := openWith(b, c.packFile, GenerateKey())
 			data := content(240<<10, 1)
 			b.SetBytes(int64(len(data)))
 			for i := 0; b.Loop(); i++ {
