@@ -96,49 +96,16 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 // An error returned is about the request as a whole: files that fn has not
 // seen by then were not acknowledged and can be sent again.
 func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []string, fn func(path string, r Result, err error)) error {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	// Files that cannot be read are answered here; the others are numbered
-	// in the order they are sent, as the server numbers the parts.
-	var sent []string
 	var mu sync.Mutex
-	written := make(chan struct{})
-	// fn is never called once this returns: the body's writer is stopped
-	// and waited for.
-	defer func() {
-		pr.CloseWithError(errStopped)
-		<-written
-	}()
-	go func() {
-		defer close(written)
-		for _, p := range paths {
-			f, err := os.Open(p)
-			if err != nil {
-				mu.Lock()
-				fn(p, Result{}, err)
-				mu.Unlock()
-				continue
-			}
-			mu.Lock()
-			sent = append(sent, p)
-			mu.Unlock()
-			w, err := mw.CreateFormFile("file", filepath.Base(p))
-			if err == nil {
-				_, err = io.Copy(w, f)
-			}
-			f.Close()
-			if err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-		pw.CloseWithError(mw.Close())
-	}()
-	req, err := http.NewRequestWithContext(ctx, "POST", c.mediaURL(caseID), pr)
+	body := newFilesBody(paths, &mu, func(p string, err error) { fn(p, Result{}, err) })
+	// fn is never called once this returns: the body stops, whether or not
+	// the transport is still reading it.
+	defer body.stop()
+	req, err := http.NewRequestWithContext(ctx, "POST", c.mediaURL(caseID), body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", body.mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.http().Do(req)
 	if err != nil {
@@ -154,11 +121,11 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 		var r Result
 		if err := dec.Decode(&r); err == io.EOF {
 			// The server answers every part it read before it ends.
-			pr.CloseWithError(errStopped)
+			body.stop()
 			mu.Lock()
 			defer mu.Unlock()
-			if len(answered) < len(sent) {
-				return fmt.Errorf("the server answered %d of %d files", len(answered), len(sent))
+			if len(answered) < len(body.sent) {
+				return fmt.Errorf("the server answered %d of %d files", len(answered), len(body.sent))
 			}
 			return nil
 		} else if err != nil {
@@ -170,14 +137,14 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 			return fmt.Errorf("the server answered part %d twice", r.Part)
 		}
 		answered[r.Part] = true
-		if r.Part < 0 || r.Part >= len(sent) {
+		if r.Part < 0 || r.Part >= len(body.sent) {
 			mu.Unlock()
 			if r.Error != "" {
 				return fmt.Errorf("server: %s", r.Error)
 			}
-			return fmt.Errorf("server answered for part %d of %d", r.Part, len(sent))
+			return fmt.Errorf("server answered for part %d of %d", r.Part, len(body.sent))
 		}
-		p := sent[r.Part]
+		p := body.sent[r.Part]
 		ferr := r.err()
 		if ferr == nil && r.Comparison == nil {
 			ferr = errors.New("the server's answer has no comparison")
@@ -185,6 +152,133 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 		fn(p, r, ferr)
 		mu.Unlock()
 	}
+}
+
+// filesBody is a multipart body of files, each opened when the transport
+// reaches it. It is read by the transport's goroutine, with no goroutine or
+// pipe of its own: a pipe hands every 32 kB block from one goroutine to
+// another, and on a busy machine each handoff can wake a thread that
+// preempts the server's hashing.
+type filesBody struct {
+	paths   []string
+	mu      *sync.Mutex // guards sent, stopped and the calls of failed
+	failed  func(path string, err error)
+	mw      *multipart.Writer // writes to pending
+	pending bytes.Buffer      // framing not yet read
+	fmu     sync.Mutex        // the transport may close the body while it reads it
+	f       *os.File          // the file being read
+	next    int               // index in paths of the next file to open
+	sent    []string          // files whose part was started, in order
+	closed  bool              // the trailer is in pending
+	stopped bool
+}
+
+func newFilesBody(paths []string, mu *sync.Mutex, failed func(path string, err error)) *filesBody {
+	b := &filesBody{paths: paths, mu: mu, failed: failed}
+	b.mw = multipart.NewWriter(&b.pending)
+	return b
+}
+
+// Read fills p with framing or file content, opening the next file when
+// one ends. A file that cannot be opened is reported and skipped.
+func (b *filesBody) Read(p []byte) (int, error) {
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
+	for {
+		if b.pending.Len() > 0 {
+			return b.pending.Read(p)
+		}
+		if b.f != nil {
+			n, err := b.f.Read(p)
+			if err == io.EOF {
+				b.f.Close()
+				b.f = nil
+				if n == 0 {
+					continue
+				}
+				err = nil
+			}
+			return n, err
+		}
+		if b.next == len(b.paths) {
+			if !b.closed {
+				b.closed = true
+				if err := b.mw.Close(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			return 0, io.EOF
+		}
+		if err := b.open(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// WriteTo lets io.Copy skip its 32 kB buffer: a file goes to the
+// connection in one write of up to 256 kB at a time.
+func (b *filesBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// open starts the next file's part, or reports that it cannot be read.
+func (b *filesBody) open() error {
+	p := b.paths[b.next]
+	b.next++
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return errStopped
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		b.failed(p, err)
+		return nil
+	}
+	if _, err := b.mw.CreateFormFile("file", filepath.Base(p)); err != nil {
+		f.Close()
+		return err
+	}
+	b.f = f
+	b.sent = append(b.sent, p)
+	return nil
+}
+
+// stop ends the body: no file is opened nor reported after it.
+func (b *filesBody) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+}
+
+// Close closes the file being read; the transport calls it when it is
+// done with the body.
+func (b *filesBody) Close() error {
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
+	if b.f != nil {
+		b.f.Close()
+		b.f = nil
+	}
+	return nil
 }
 
 // mediaURL is the contribution endpoint of a case.

@@ -1,15 +1,19 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/demo"
@@ -168,5 +172,112 @@ func TestContributeFilesShortAnswer(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestFilesBody: the streamed body is a multipart form with one part per
+// readable file, in order, whether the transport reads it in small blocks
+// or lets it write itself; unreadable files are reported and skipped.
+func TestFilesBody(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "missing.jpg")
+	big := file("big.jpg", 1<<20+3)
+	for _, c := range []struct {
+		name  string
+		paths []string
+		sent  []string
+	}{
+		{"no file", nil, nil},
+		{"empty file", []string{file("empty.jpg", 0)}, []string{filepath.Join(dir, "empty.jpg")}},
+		{"one byte", []string{file("one.jpg", 1)}, []string{filepath.Join(dir, "one.jpg")}},
+		{"larger than a write", []string{big, file("small.jpg", 10)}, []string{big, filepath.Join(dir, "small.jpg")}},
+		{"missing in between", []string{file("a.jpg", 300<<10), missing, file("b.jpg", 5)}, []string{filepath.Join(dir, "a.jpg"), filepath.Join(dir, "b.jpg")}},
+		{"only missing", []string{missing}, nil},
+	} {
+		for _, how := range []string{"read", "writeto"} {
+			t.Run(c.name+"/"+how, func(t *testing.T) {
+				var mu sync.Mutex
+				var failed []string
+				b := newFilesBody(c.paths, &mu, func(p string, err error) {
+					if !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("%s: %v", p, err)
+					}
+					failed = append(failed, p)
+				})
+				var body bytes.Buffer
+				var err error
+				if how == "read" {
+					_, err = io.CopyBuffer(&body, struct{ io.Reader }{b}, make([]byte, 4093))
+				} else {
+					_, err = b.WriteTo(&body)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Close()
+				mr := multipart.NewReader(&body, b.mw.Boundary())
+				var got []string
+				for {
+					part, err := mr.NextPart()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					data, err := io.ReadAll(part)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p := c.sent[len(got)]
+					want, _ := os.ReadFile(p)
+					if part.FormName() != "file" || part.FileName() != filepath.Base(p) || !bytes.Equal(data, want) {
+						t.Errorf("part %d: %s %s, %d bytes; want %s, %d bytes", len(got), part.FormName(), part.FileName(), len(data), p, len(want))
+					}
+					got = append(got, p)
+				}
+				if !slices.Equal(got, c.sent) || !slices.Equal(b.sent, c.sent) {
+					t.Errorf("parts %v, sent %v; want %v", got, b.sent, c.sent)
+				}
+				if n := len(c.paths) - len(c.sent); len(failed) != n {
+					t.Errorf("%d failures reported, want %d: %v", len(failed), n, failed)
+				}
+			})
+		}
+	}
+
+	// A file that fails while it is read ends the body with its error: the
+	// request fails, and what the server did not answer can be sent again.
+	for _, how := range []string{"read", "writeto"} {
+		var mu sync.Mutex
+		b := newFilesBody([]string{big, dir}, &mu, func(p string, err error) { t.Errorf("%s: %v", p, err) })
+		var err error
+		if how == "read" {
+			_, err = io.Copy(io.Discard, struct{ io.Reader }{b})
+		} else {
+			_, err = b.WriteTo(io.Discard)
+		}
+		if err == nil || len(b.sent) != 2 {
+			t.Errorf("%s: a folder in the list: %v, %d parts started", how, err, len(b.sent))
+		}
+	}
+
+	// Once stopped, the body opens and reports no more files.
+	var mu sync.Mutex
+	b := newFilesBody([]string{missing, big}, &mu, func(p string, err error) { t.Errorf("%s reported after stop", p) })
+	b.stop()
+	if _, err := io.ReadAll(b); !errors.Is(err, errStopped) {
+		t.Errorf("read after stop: %v, want errStopped", err)
 	}
 }
