@@ -13,7 +13,7 @@ func TestBenchServer(t *testing.T) {
 		want []string
 	}{
 		{[]string{"bench", "ingest", "--n", "4", "--size", "320x240", "--repeat", "2", "--batch", "2"},
-			[]string{"4 files", "run 1: hash", "run 2: hash", "contribution through the API", "overhead of contribution over hashing", "median of 2 runs' pairs"}},
+			[]string{"4 files", "run 1: hash", "run 2: hash", "contribution through the API", "overhead of contribution over hashing", "median of 2 runs' pairs", "processor time of contribution over hashing"}},
 		{[]string{"bench", "ingest", "--n", "2", "--size", "20x20", "--repeat", "1"}, nil},
 		{[]string{"bench", "match-api", "--hashes", "2000", "--duration", "300ms", "--batch", "5", "--pdq-share", "0.5"},
 			[]string{"2000 hashes indexed", "4 clients, 5 hashes a request", "(failed 0)", "lookups/s"}},
