@@ -43,8 +43,8 @@ type Result struct {
 var ErrRejected = errors.New("rejected by the server")
 
 // Contribute uploads one file to a case, streaming it from disk (the
-// multipart body is produced through a pipe, never held in memory), and
-// returns the server's comparison.
+// multipart body is the file between its framing, never held in memory),
+// and returns the server's comparison.
 func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
