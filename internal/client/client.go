@@ -155,10 +155,10 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 }
 
 // filesBody is a multipart body of files, each opened when the transport
-// reaches it. It is read by the transport's goroutine, with no goroutine or
-// pipe of its own: a pipe hands every 32 kB block from one goroutine to
-// another, and on a busy machine each handoff can wake a thread that
-// preempts the server's hashing.
+// reaches it. It is read on the transport's goroutine, with no goroutine or
+// pipe of its own: the pipe it replaced handed every 32 kB block from one
+// goroutine to another (BenchmarkContributeFiles: 64 files of 240 kB in
+// 20 to 23 ms a request, against 24 to 29 ms through the pipe).
 type filesBody struct {
 	paths   []string
 	mu      *sync.Mutex // guards sent, stopped and the calls of failed
@@ -170,6 +170,7 @@ type filesBody struct {
 	next    int               // index in paths of the next file to open
 	sent    []string          // files whose part was started, in order
 	closed  bool              // the trailer is in pending
+	done    bool              // Close was called
 	stopped bool
 }
 
@@ -184,6 +185,10 @@ func newFilesBody(paths []string, mu *sync.Mutex, failed func(path string, err e
 func (b *filesBody) Read(p []byte) (int, error) {
 	b.fmu.Lock()
 	defer b.fmu.Unlock()
+	if b.done {
+		// The transport gave up on the body: open nothing more.
+		return 0, http.ErrBodyReadAfterClose
+	}
 	for {
 		if b.pending.Len() > 0 {
 			return b.pending.Read(p)
@@ -216,8 +221,8 @@ func (b *filesBody) Read(p []byte) (int, error) {
 	}
 }
 
-// WriteTo lets io.Copy skip its 32 kB buffer: a file goes to the
-// connection in one write of up to 256 kB at a time.
+// WriteTo lets io.Copy skip its 32 kB buffer: files go to the connection
+// in writes of up to 256 kB.
 func (b *filesBody) WriteTo(w io.Writer) (int64, error) {
 	buf := make([]byte, 256<<10)
 	var total int64
@@ -274,6 +279,7 @@ func (b *filesBody) stop() {
 func (b *filesBody) Close() error {
 	b.fmu.Lock()
 	defer b.fmu.Unlock()
+	b.done = true
 	if b.f != nil {
 		b.f.Close()
 		b.f = nil

@@ -273,6 +273,20 @@ func TestFilesBody(t *testing.T) {
 		}
 	}
 
+	// Once the transport has closed the body, nothing more is opened or
+	// reported, even if it reads again.
+	{
+		var mu sync.Mutex
+		b := newFilesBody([]string{big, missing}, &mu, func(p string, err error) { t.Errorf("%s reported after Close", p) })
+		if _, err := io.ReadFull(b, make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		if n, err := b.Read(make([]byte, 1000)); n != 0 || !errors.Is(err, http.ErrBodyReadAfterClose) {
+			t.Errorf("read after Close: %d, %v", n, err)
+		}
+	}
+
 	// Once stopped, the body opens and reports no more files.
 	var mu sync.Mutex
 	b := newFilesBody([]string{missing, big}, &mu, func(p string, err error) { t.Errorf("%s reported after stop", p) })
