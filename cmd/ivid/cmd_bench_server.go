@@ -123,7 +123,7 @@ that a shared machine's changing load weighs on both sides of each pair.`,
 	f.IntVar(&o.n, "n", 60, "photos to generate")
 	f.StringVar(&o.size, "size", "1600x1067", "size of the generated photos (4032x3024: a 12-megapixel phone camera's)")
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "hashing workers, and files the server hashes at once")
-	f.IntVar(&o.batch, "batch", 64, "files a contribution request (1: one request per file, --jobs requests at once)")
+	f.IntVar(&o.batch, "batch", 256, "files a contribution request (1: one request per file, --jobs requests at once)")
 	f.IntVar(&o.repeat, "repeat", 3, "measured runs of each; medians are reported")
 	return cmd
 }

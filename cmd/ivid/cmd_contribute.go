@@ -50,7 +50,7 @@ server acknowledged are listed in a journal (default
 	f.BoolVarP(&o.recursive, "recursive", "r", false, "contribute the files in directories")
 	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no per-file comparison")
-	f.IntVar(&o.batch, "batch", 64, "files per request (the server hashes them in parallel and commits them in groups)")
+	f.IntVar(&o.batch, "batch", 256, "files per request (the server hashes them in parallel and commits them in groups)")
 	return cmd
 }
 
