@@ -41,8 +41,8 @@ func BenchmarkOpenPacks(b *testing.B) {
 	for n := range uint32(packs) {
 		recs := make([]idxEntry, perPack)
 		for i := range recs {
+			recs[i] = idxEntry{kind: kindPut, off: uint32(8 + i*41)}
 			binary.LittleEndian.PutUint64(recs[i].key[:], uint64(n)*perPack+uint64(i)+1)
-			recs[i] = idxEntry{kind: kindPut, key: recs[i].key, off: uint32(8 + i*41), n: 0}
 		}
 		os.WriteFile(packName(pdir, n), []byte(packMagic), 0o600)
 		if err := writeIndex(packName(pdir, n)+".idx", recs); err != nil {

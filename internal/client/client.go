@@ -169,7 +169,7 @@ type filesBody struct {
 	f       *os.File          // the file being read
 	next    int               // index in paths of the next file to open
 	sent    []string          // files whose part was started, in order
-	closed  bool              // the trailer is in pending
+	trailer bool              // the closing boundary is in pending
 	done    bool              // Close was called
 	stopped bool
 }
@@ -206,8 +206,8 @@ func (b *filesBody) Read(p []byte) (int, error) {
 			return n, err
 		}
 		if b.next == len(b.paths) {
-			if !b.closed {
-				b.closed = true
+			if !b.trailer {
+				b.trailer = true
 				if err := b.mw.Close(); err != nil {
 					return 0, err
 				}
