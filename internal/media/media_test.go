@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -185,5 +186,44 @@ func TestMetadataAbsentOrBroken(t *testing.T) {
 		if _, err := ReadMetadata(read(t, f), Sniff(read(t, f))); err != nil {
 			t.Logf("%s: %v", f, err) // an error is fine; a panic is not
 		}
+	}
+}
+
+// TestMetadataCraftedJPEG feeds JPEGs whose segments are wrong in ways that
+// have made EXIF scanners loop forever or read past the end: each must
+// give an answer at once, with no metadata.
+func TestMetadataCraftedJPEG(t *testing.T) {
+	tail := bytes.Repeat([]byte{0xff, 0xe1, 0x00, 0x10}, 32)
+	exif := read(t, "exif-full.jpg")
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		// Found by FuzzDecode: imagemeta's scanner looped on it.
+		{"end of image then markers", append([]byte{0xff, 0xd8, 0xff, 0xd9}, tail...)},
+		{"only the start", []byte{0xff, 0xd8}},
+		{"fill bytes to the end", append([]byte{0xff, 0xd8}, bytes.Repeat([]byte{0xff}, 100)...)},
+		{"segment longer than the file", []byte{0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff, 'E', 'x', 'i', 'f', 0, 0}},
+		{"segment length below 2", append([]byte{0xff, 0xd8, 0xff, 0xe1, 0x00, 0x01}, tail...)},
+		{"no marker after the start", append([]byte{0xff, 0xd8, 0x00}, tail...)},
+		{"EXIF block cut short", exif[:300]}, // its APP1 runs from byte 20 to 540
+		{"empty EXIF block", []byte{0xff, 0xd8, 0xff, 0xe1, 0x00, 0x08, 'E', 'x', 'i', 'f', 0, 0, 0xff, 0xd9}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan Metadata, 1)
+			go func() {
+				md, _ := ReadMetadata(c.data, "image/jpeg")
+				done <- md
+			}()
+			select {
+			case md := <-done:
+				if !md.IsZero() {
+					t.Errorf("metadata %+v from a file without an EXIF block", md)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("ReadMetadata did not return within 10 s")
+			}
+		})
 	}
 }

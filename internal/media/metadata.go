@@ -48,7 +48,15 @@ func ReadMetadata(data []byte, mime string) (md Metadata, err error) {
 	var decode func(io.ReadSeeker) (exif2.Exif, error)
 	switch mime {
 	case "image/jpeg":
-		decode = imagemeta.DecodeJPEG
+		// imagemeta's own JPEG scanner loops forever on some crafted files
+		// (an end of image right after the start, then a marker): the
+		// segments are walked here, and only the EXIF block, a TIFF
+		// structure, is given to it.
+		tiff, ok := jpegExif(data)
+		if !ok {
+			return md, nil
+		}
+		data, decode = tiff, imagemeta.DecodeTiff
 	case "image/tiff":
 		decode = imagemeta.DecodeTiff
 	case "image/png":
@@ -94,4 +102,45 @@ func ReadMetadata(data []byte, mime string) (md Metadata, err error) {
 // clean trims the NULs and spaces that cameras pad EXIF strings with.
 func clean(s string) string {
 	return string(bytes.Trim([]byte(s), " \x00"))
+}
+
+// jpegExif returns the TIFF structure of a JPEG's EXIF segment (APP1,
+// "Exif\0\0"), looking at the segments before the image data only, as
+// EXIF requires. Every step moves forward, so any input ends.
+func jpegExif(data []byte) ([]byte, bool) {
+	if len(data) < 2 || data[0] != 0xff || data[1] != 0xd8 {
+		return nil, false
+	}
+	for i := 2; i < len(data); {
+		if data[i] != 0xff {
+			return nil, false // not a marker where one must be
+		}
+		for i < len(data) && data[i] == 0xff { // fill bytes
+			i++
+		}
+		if i >= len(data) {
+			return nil, false
+		}
+		m := data[i]
+		i++
+		switch {
+		case m == 0x01 || m == 0xd8 || m >= 0xd0 && m <= 0xd7:
+			continue // no length
+		case m == 0xd9 || m == 0xda:
+			return nil, false // end of image, start of scan
+		}
+		if i+2 > len(data) {
+			return nil, false
+		}
+		n := int(data[i])<<8 | int(data[i+1])
+		if n < 2 || i+n > len(data) {
+			return nil, false
+		}
+		seg := data[i+2 : i+n]
+		if m == 0xe1 && len(seg) > 6 && string(seg[:5]) == "Exif\x00" {
+			return seg[6:], true
+		}
+		i += n
+	}
+	return nil, false
 }
