@@ -117,6 +117,7 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 		}
 	}
 	fmt.Fprintf(out, "  RSS                %8.0f MiB (the index and the queries, input freed; peak %.0f MiB)\n", rssMB(), peakRSSMB())
+	printReadCost(out, "  memory             ", x.Bytes())
 
 	lat := make([]time.Duration, len(qs))
 	found := 0
@@ -187,3 +188,15 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 	}
 	return nil
 }
+
+// printReadCost prints what a random read costs over a table the size of
+// the index being measured: the figure that decides an index's speed on a
+// machine more than its processor does.
+func printReadCost(out io.Writer, prefix string, size int64) {
+	lat, par := hamming.ReadCost(int(size), 1_000_000, readChains)
+	fmt.Fprintf(out, "%sa random read over %.0f MiB (the index's size): %.0f ns one at a time, %.0f ns each with %d in flight\n",
+		prefix, float64(size)/(1<<20), float64(lat.Nanoseconds()), float64(par.Nanoseconds()), readChains)
+}
+
+// readChains is about how many reads an index query keeps in flight.
+const readChains = 16

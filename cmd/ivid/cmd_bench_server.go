@@ -346,9 +346,10 @@ func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) e
 	bs.srv.API.SetIndustryRate(1e9)
 	t0 := time.Now()
 	codes := hamming.Generate(hamming.Clustered, o.hashes, 1)
-	bs.srv.Svc.SeedBaselineIndex(1<<40, codes)
+	indexBytes := bs.srv.Svc.SeedBaselineIndex(1<<40, codes)
 	fmt.Fprintf(out, "ivid bench match-api: %d hashes indexed in %.1f s, RSS %.0f MiB; %d clients, %d hashes a request, %d cores, GOMAXPROCS %d\n",
 		o.hashes, time.Since(t0).Seconds(), rssMB(), o.clients, o.batch, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	printReadCost(out, "memory: ", indexBytes)
 	tr := &http.Transport{MaxIdleConnsPerHost: o.clients}
 	hc := &http.Client{Transport: tr}
 	var lookups atomic.Int64

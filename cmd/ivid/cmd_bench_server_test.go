@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestBenchServer runs the two server benches on tiny inputs: they start a
-// server, load it, and print their figures.
+// TestBenchServer runs the two server benches, and the index's, on tiny
+// inputs: they build what they measure, load it, and print their figures.
 func TestBenchServer(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -16,7 +16,9 @@ func TestBenchServer(t *testing.T) {
 			[]string{"4 files", "run 1: hash", "run 2: hash", "contribution through the API", "overhead of contribution over hashing", "median of 2 runs' pairs", "processor time of contribution over hashing"}},
 		{[]string{"bench", "ingest", "--n", "2", "--size", "20x20", "--repeat", "1"}, nil},
 		{[]string{"bench", "match-api", "--hashes", "2000", "--duration", "300ms", "--batch", "5", "--pdq-share", "0.5"},
-			[]string{"2000 hashes indexed", "4 clients, 5 hashes a request", "(failed 0)", "lookups/s"}},
+			[]string{"2000 hashes indexed", "4 clients, 5 hashes a request", "a random read over", "(failed 0)", "lookups/s"}},
+		{[]string{"bench", "index", "--n", "5000", "--queries", "50", "--brute-queries", "5"},
+			[]string{"n=5000", "a random read over", "16 in flight", "queries/s", "recall 100.00 %"}},
 	}
 	for _, tc := range tests {
 		code, out, errs := runIvid(t, tc.args...)

@@ -443,3 +443,52 @@ func TestChooseRadii(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoad feeds arbitrary bytes to the snapshot reader: it must refuse
+// them with ErrCorruptSnapshot or load an index that writes them back.
+func FuzzLoad(f *testing.F) {
+	var buf bytes.Buffer
+	Build(entriesOf(Generate(Uniform, 3, 1))).WriteTo(&buf)
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:20])
+	f.Add([]byte("IVIDHIX1\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := Load(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrCorruptSnapshot) {
+				t.Fatalf("error %v is not ErrCorruptSnapshot", err)
+			}
+			return
+		}
+		var out bytes.Buffer
+		if _, err := x.WriteTo(&out); err != nil {
+			t.Fatal(err)
+		}
+		y, err := Load(&out)
+		if err != nil || !slices.EqualFunc(x.Entries(), y.Entries(), func(a, b Entry) bool { return a == b }) {
+			t.Fatalf("snapshot does not round-trip: %v", err)
+		}
+	})
+}
+
+// TestBytes checks the tables' size against what the package comment
+// promises an entry costs: 32 bytes of code, 4 of ID, 4 per chunk after
+// the first, and about 2.1 per bucket.
+func TestBytes(t *testing.T) {
+	const n = 100_000
+	x := Build(entriesOf(Generate(Uniform, n, 3)))
+	m := len(x.st.chunks)
+	buckets := 0
+	for _, c := range x.st.chunks {
+		buckets += 1 << c.width
+	}
+	low := int64(n*(32+4+4*(m-1)) + 2*buckets)
+	got := x.Bytes()
+	if got < low || got > low+low/8 {
+		t.Errorf("Bytes() = %d; want about %d (%d chunks)", got, low, m)
+	}
+	x.Insert(Entry{ID: 1, Hash: randomHash(rand.New(rand.NewPCG(1, 2)))})
+	if after := x.Bytes(); after != got+40 {
+		t.Errorf("after an insert, Bytes() = %d; want %d + 40", after, got)
+	}
+}

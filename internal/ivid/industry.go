@@ -306,7 +306,8 @@ func VerifyTrail(ctx context.Context, st Tx) (int64, error) {
 // SeedBaselineIndex adds hashes to the in-memory Baseline index only, with
 // IDs from first on, without database rows: for load benchmarks of the
 // match API at sizes a test database cannot hold. Never used by the server.
-func (s *Service) SeedBaselineIndex(first uint64, hashes []pdq.Hash) {
+// It returns the size of the index's tables.
+func (s *Service) SeedBaselineIndex(first uint64, hashes []pdq.Hash) (indexBytes int64) {
 	es := make([]hamming.Entry, len(hashes))
 	for i, h := range hashes {
 		es[i] = hamming.Entry{ID: first + uint64(i), Hash: h}
@@ -315,4 +316,5 @@ func (s *Service) SeedBaselineIndex(first uint64, hashes []pdq.Hash) {
 	defer s.baseline.mu.Unlock()
 	s.baseline.pdq = hamming.Build(append(s.baseline.pdq.Entries(), es...))
 	s.baseline.n += len(hashes)
+	return s.baseline.pdq.Bytes()
 }
