@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,19 +26,71 @@ import (
 )
 
 // TestMain lets a test run this binary as the ivid program in a child
-// process (for kill -9 tests): IVID_TEST_RUN_MAIN holds the arguments.
+// process (for kill -9 tests): IVID_TEST_RUN_MAIN holds the arguments;
+// IVID_TEST_STUCK runs a command that never ends its work.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("IVID_TEST_RUN_MAIN"); args != "" {
 		var a []string
 		if err := json.Unmarshal([]byte(args), &a); err != nil {
 			panic(err)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, a, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+		os.Exit(runWithSignals(a, run))
+	}
+	if os.Getenv("IVID_TEST_STUCK") != "" {
+		// A command whose work never ends, as on a decoder stuck on a
+		// hostile file: it sees the first interrupt and goes on waiting.
+		os.Exit(runWithSignals(nil, func(ctx context.Context, _ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, "working")
+			<-ctx.Done()
+			fmt.Fprintln(stdout, "stopping")
+			for {
+				time.Sleep(time.Hour)
+			}
+		}))
 	}
 	os.Exit(m.Run())
+}
+
+// TestSecondInterrupt: the first interrupt asks for an orderly stop, which
+// waits for work in progress; the second ends the process at once.
+func TestSecondInterrupt(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "IVID_TEST_STUCK=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	expect := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("child said %q (%v); want %q", lines.Text(), lines.Err(), want)
+		}
+	}
+	expect("working")
+	cmd.Process.Signal(os.Interrupt)
+	expect("stopping")
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Fatalf("the first interrupt ended the process (%v); the work in progress should hold it", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != os.Interrupt {
+			t.Errorf("second interrupt: process ended with %v; want killed by the interrupt", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second interrupt did not end the process")
+	}
 }
 
 // child is an ivid process started by a test.

@@ -92,9 +92,18 @@ func isCobraUsage(err error) bool {
 	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
-func main() {
+func main() { os.Exit(runWithSignals(os.Args[1:], run)) }
+
+// runWithSignals runs a command whose context an interrupt or SIGTERM
+// cancels, for an orderly stop; a second one ends the process at once, as
+// the orderly stop waits for work in progress, which a decoder stuck on a
+// hostile file would never end.
+func runWithSignals(args []string, run func(context.Context, []string, io.Writer, io.Writer) int) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the signals' default action again: termination
+	}()
+	return run(ctx, args, os.Stdout, os.Stderr)
 }
