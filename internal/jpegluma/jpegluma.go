@@ -72,9 +72,14 @@ type component struct {
 	pred             int32
 }
 
+// markers reads a JPEG's markers and segments from pos on.
+type markers struct {
+	data []byte
+	pos  int
+}
+
 type decoder struct {
-	data         []byte
-	pos          int
+	markers
 	width        int
 	height       int
 	comps        []component
@@ -100,7 +105,7 @@ type decoder struct {
 
 // Decode decodes data's luma at reduced scale.
 func Decode(data []byte, opts Options) (*Image, error) {
-	d := &decoder{data: data, opts: opts}
+	d := &decoder{markers: markers{data: data}, opts: opts}
 	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
 		return nil, fmt.Errorf("%w: no start-of-image marker", ErrCorrupt)
 	}
@@ -160,8 +165,38 @@ func Decode(data []byte, opts Options) (*Image, error) {
 	return d.out, nil
 }
 
+// Segments calls fn with the marker and content of each segment before the
+// image data (up to the first start of scan or the end of the image) until
+// fn returns false; a misplaced marker or a segment running past the end is
+// ErrCorrupt. Every step moves forward, so any input ends.
+func Segments(data []byte, fn func(marker byte, seg []byte) bool) error {
+	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
+		return fmt.Errorf("%w: no start-of-image marker", ErrCorrupt)
+	}
+	d := markers{data: data, pos: 2}
+	for {
+		marker, err := d.nextMarker()
+		if err != nil {
+			return err
+		}
+		switch {
+		case marker == 0xd9 || marker == 0xda:
+			return nil
+		case marker >= 0xd0 && marker <= 0xd8, marker == 0x01:
+			continue // no length
+		}
+		seg, err := d.segment()
+		if err != nil {
+			return err
+		}
+		if !fn(marker, seg) {
+			return nil
+		}
+	}
+}
+
 // nextMarker skips to the next marker (fill bytes allowed) and returns its code.
-func (d *decoder) nextMarker() (byte, error) {
+func (d *markers) nextMarker() (byte, error) {
 	for d.pos+1 < len(d.data) {
 		if d.data[d.pos] != 0xff {
 			return 0, fmt.Errorf("%w: expected a marker at offset %d", ErrCorrupt, d.pos)
@@ -177,7 +212,7 @@ func (d *decoder) nextMarker() (byte, error) {
 	return 0, fmt.Errorf("%w: truncated before the image data", ErrCorrupt)
 }
 
-func (d *decoder) segment() ([]byte, error) {
+func (d *markers) segment() ([]byte, error) {
 	if d.pos+2 > len(d.data) {
 		return nil, fmt.Errorf("%w: truncated segment", ErrCorrupt)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/evanoberholster/imagemeta"
 	"github.com/evanoberholster/imagemeta/exif2"
 	"github.com/rs/zerolog"
+
+	"github.com/ivid-project/ivid/internal/jpegluma"
 )
 
 // Metadata is what EXIF says about how and where a picture was taken: the
@@ -106,41 +108,15 @@ func clean(s string) string {
 
 // jpegExif returns the TIFF structure of a JPEG's EXIF segment (APP1,
 // "Exif\0\0"), looking at the segments before the image data only, as
-// EXIF requires. Every step moves forward, so any input ends.
-func jpegExif(data []byte) ([]byte, bool) {
-	if len(data) < 2 || data[0] != 0xff || data[1] != 0xd8 {
-		return nil, false
-	}
-	for i := 2; i < len(data); {
-		if data[i] != 0xff {
-			return nil, false // not a marker where one must be
+// EXIF requires.
+func jpegExif(data []byte) (tiff []byte, ok bool) {
+	// A header damaged before its EXIF block has none to give: the error
+	// adds nothing.
+	_ = jpegluma.Segments(data, func(marker byte, seg []byte) bool {
+		if marker == 0xe1 && len(seg) > 6 && string(seg[:5]) == "Exif\x00" {
+			tiff, ok = seg[6:], true
 		}
-		for i < len(data) && data[i] == 0xff { // fill bytes
-			i++
-		}
-		if i >= len(data) {
-			return nil, false
-		}
-		m := data[i]
-		i++
-		switch {
-		case m == 0x01 || m == 0xd8 || m >= 0xd0 && m <= 0xd7:
-			continue // no length
-		case m == 0xd9 || m == 0xda:
-			return nil, false // end of image, start of scan
-		}
-		if i+2 > len(data) {
-			return nil, false
-		}
-		n := int(data[i])<<8 | int(data[i+1])
-		if n < 2 || i+n > len(data) {
-			return nil, false
-		}
-		seg := data[i+2 : i+n]
-		if m == 0xe1 && len(seg) > 6 && string(seg[:5]) == "Exif\x00" {
-			return seg[6:], true
-		}
-		i += n
-	}
-	return nil, false
+		return !ok
+	})
+	return tiff, ok
 }
