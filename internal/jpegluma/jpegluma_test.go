@@ -269,3 +269,36 @@ func TestGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestSegments walks the segments before the image data, and stops with
+// ErrCorrupt, or at the end of the image, on damaged headers.
+func TestSegments(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "grey.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	if err := Segments(data, func(m byte, _ []byte) bool { got = append(got, m); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, 0xc0) && !slices.Contains(got, 0xc2) || !slices.Contains(got, 0xdb) || slices.Contains(got, 0xda) {
+		t.Errorf("markers %x: want a frame and a quantisation table, and no scan", got)
+	}
+	tail := bytes.Repeat([]byte{0xff, 0xe1, 0x00, 0x10}, 32)
+	for _, c := range []struct {
+		name    string
+		data    []byte
+		corrupt bool
+	}{
+		{"end of image then markers", append([]byte{0xff, 0xd8, 0xff, 0xd9}, tail...), false},
+		{"no start of image", tail, true},
+		{"segment past the end", []byte{0xff, 0xd8, 0xff, 0xe1, 0xff, 0xff, 'E', 'x'}, true},
+		{"no marker after the start", append([]byte{0xff, 0xd8, 0x00}, tail...), true},
+	} {
+		n := 0
+		err := Segments(c.data, func(byte, []byte) bool { n++; return true })
+		if errors.Is(err, ErrCorrupt) != c.corrupt || c.name == "end of image then markers" && n != 0 {
+			t.Errorf("%s: %d segments, %v", c.name, n, err)
+		}
+	}
+}
