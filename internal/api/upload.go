@@ -89,6 +89,14 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
+	// The end of the body (a chunked body's last chunk, say) may come
+	// after the last part. Left to net/http, it is read once the handler
+	// has returned, and in full duplex that read can overlap the wait for
+	// the next request (golang/go#68560): the server panics and drops the
+	// connection, and the client's next request on it fails. Closing the
+	// body here reads it to its end first (up to net/http's limit; beyond
+	// it, the connection is closed after the answer).
+	defer r.Body.Close()
 	w.Header().Set("Content-Type", "application/x-ndjson")
 
 	// Parts spooled and not yet answered, per request: reading the body

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/storage"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
+)
+
+// TestContributeKeepAlive: a contribution whose chunked body ends after
+// the server has read its last part (the client sends the closing chunk
+// later, as Go's own client sometimes does) leaves the connection fit for
+// the next request. Reading that chunk only once the handler had returned
+// made net/http read the connection twice at once (golang/go#68560): the
+// server panicked and dropped the connection, and the client's next
+// contribution failed with "connection reset by peer".
+func TestContributeKeepAlive(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-KEEPALIVE", ivid.SharingAgency)
+		conn, err := net.Dial("tcp", f.ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(60 * time.Second))
+		br := bufio.NewReader(conn)
+
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		w, _ := mw.CreateFormFile("file", "a.png")
+		w.Write(scene(t, 31, demo.Original))
+		mw.Close()
+		fmt.Fprintf(conn, "POST /api/v1/cases/%d/media HTTP/1.1\r\nHost: ivid\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n",
+			c.ID, f.token["fr-specialist"], mw.FormDataContentType(), body.Len(), body.Bytes())
+
+		// The part is answered before the body's last chunk is sent.
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("contribution: %d", resp.StatusCode)
+		}
+		results := bufio.NewReader(resp.Body)
+		line, err := results.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("reading the first result: %v", err)
+		}
+		var r contributeResult
+		if err := json.Unmarshal(line, &r); err != nil || r.Part != 0 || r.Comparison == nil {
+			t.Fatalf("first result %q: %v", line, err)
+		}
+		io.WriteString(conn, "0\r\n\r\n")
+		// Let the server read the last chunk before the next request comes.
+		time.Sleep(100 * time.Millisecond)
+		if rest, err := io.ReadAll(results); err != nil || len(bytes.TrimSpace(rest)) != 0 {
+			t.Fatalf("the rest of the answer: %q, %v", rest, err)
+		}
+
+		io.WriteString(conn, "GET /livez HTTP/1.1\r\nHost: ivid\r\n\r\n")
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("the next request on the connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("the next request on the connection: %d", resp.StatusCode)
+		}
+	})
+}
