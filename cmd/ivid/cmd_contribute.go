@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,7 @@ type contributeOptions struct {
 	journal   string
 	quiet     bool
 	batch     int
+	retries   int
 }
 
 func newContributeCommand(g *globalOptions) *cobra.Command {
@@ -51,6 +54,7 @@ server acknowledged are listed in a journal (default
 	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no per-file comparison")
 	f.IntVar(&o.batch, "batch", 256, "files per request (the server hashes them in parallel and commits them in groups)")
+	f.IntVar(&o.retries, "retries", 3, "times a request's unacknowledged files are sent again after a broken connection or a server error (after 1 s, 2 s, 4 s…)")
 	return cmd
 }
 
@@ -68,8 +72,8 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 	if o.server == "" || o.caseID <= 0 || o.token == "" {
 		return usageError{fmt.Errorf("--server, --case and a token (--token or $IVID_TOKEN) are required")}
 	}
-	if o.batch < 1 {
-		return usageError{fmt.Errorf("--batch must be at least 1")}
+	if o.batch < 1 || o.retries < 0 {
+		return usageError{fmt.Errorf("--batch must be at least 1 and --retries at least 0")}
 	}
 	if o.journal == "" {
 		o.journal = fmt.Sprintf(".ivid-contribute-%d.jsonl", o.caseID)
@@ -116,32 +120,53 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 			batch = batch[:0]
 			return
 		}
-		acked := 0
-		err := c.ContributeFiles(ctx, o.caseID, batch, func(path string, res client.Result, err error) {
-			acked++
-			if err != nil {
-				failed++
-				fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
-				return
+		pending := batch
+		for attempt := 0; ; attempt++ {
+			answered := map[string]bool{}
+			err := c.ContributeFiles(ctx, o.caseID, pending, func(path string, res client.Result, err error) {
+				answered[path] = true
+				if err != nil {
+					failed++
+					fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
+					return
+				}
+				abs, _ := filepath.Abs(path)
+				sent++
+				sentBytes += res.Comparison.Media.Size
+				progress()
+				cmp := res.Comparison
+				b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
+				jf.Write(append(b, '\n'))
+				if !o.quiet {
+					fmt.Fprintln(stdout, describe(path, res))
+				}
+			})
+			if err == nil {
+				break
 			}
-			abs, _ := filepath.Abs(path)
-			sent++
-			sentBytes += res.Comparison.Media.Size
-			progress()
-			cmp := res.Comparison
-			b, _ := json.Marshal(journalLine{Path: abs, Media: int64(cmp.Media.ID), New: cmp.New, Status: "ok"})
-			jf.Write(append(b, '\n'))
-			if !o.quiet {
-				fmt.Fprintln(stdout, describe(path, res))
+			if errors.Is(err, client.ErrFatal) {
+				fatal = err
+				break
 			}
-		})
-		switch {
-		case errors.Is(err, client.ErrFatal):
-			fatal = err
-		case err != nil:
-			// Files not acknowledged are sent again by the next run.
-			failed += len(batch) - acked
-			fmt.Fprintf(stderr, "ivid: %d file(s) not acknowledged: %v\n", len(batch)-acked, err)
+			// A broken connection or a server restarting: the files it did
+			// not answer are sent again, a few times, then left to the next
+			// run. One stored whose answer was lost is found by its SHA-256
+			// and not stored twice (its submission is recorded again).
+			pending = slices.DeleteFunc(slices.Clone(pending), func(p string) bool { return answered[p] })
+			if len(pending) == 0 {
+				break
+			}
+			if !client.Temporary(err) || attempt == o.retries || ctx.Err() != nil {
+				failed += len(pending)
+				fmt.Fprintf(stderr, "ivid: %d file(s) not acknowledged: %v\n", len(pending), err)
+				break
+			}
+			wait := time.Second << attempt
+			fmt.Fprintf(stderr, "ivid: %d file(s) not acknowledged: %v; sending them again in %v\n", len(pending), err, wait)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
 		}
 		batch = batch[:0]
 	}

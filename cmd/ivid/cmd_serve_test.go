@@ -408,10 +408,15 @@ func TestContributeCommand(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(files, "notes.txt"), []byte("not an image"), 0o644)
 	journal := filepath.Join(dir, "journal.jsonl")
-	args := []string{"contribute", "-r", "--server", bs.base, "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", journal, files}
+	// The first connection breaks in the middle of the upload: the files
+	// are sent again on a new one.
+	args := []string{"contribute", "-r", "--server", breakingProxy(t, bs.base, 1), "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", journal, files}
 	code, out, errs := runIvid(t, args...)
 	if code != exitFailed || !strings.Contains(errs, "notes.txt") || !strings.Contains(errs, "3 sent, 0 already sent, 1 failed") {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "4 file(s) not acknowledged") || !strings.Contains(errs, "sending them again in 1s") {
+		t.Fatalf("first run: no retry after the broken connection:\n%s", errs)
 	}
 	if !strings.Contains(out, "f0.png: new") || !strings.Contains(out, "near_duplicate") {
 		t.Fatalf("comparisons: %s", out)
@@ -425,4 +430,41 @@ func TestContributeCommand(t *testing.T) {
 	if code, _, errs := runIvid(t, bad...); code == 0 || !strings.Contains(errs, "401") {
 		t.Fatalf("wrong token: exit %d %s", code, errs)
 	}
+}
+
+// breakingProxy forwards loopback connections to the server at base,
+// except the first n, which it resets after reading part of the request.
+func breakingProxy(t *testing.T, base string, n int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	target := strings.TrimPrefix(base, "http://")
+	go func() {
+		for i := 0; ; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if i < n {
+				c.Read(make([]byte, 1024))
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+				continue
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() { io.Copy(s, c); s.(*net.TCPConn).CloseWrite() }()
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }

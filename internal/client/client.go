@@ -6,6 +6,7 @@ package client
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -311,6 +312,33 @@ func (c *Client) http() *http.Client {
 	return http.DefaultClient
 }
 
+// StatusError is an error answer of the server to a whole request.
+type StatusError struct {
+	Code   int
+	Detail string
+}
+
+func (e *StatusError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("server: %d %s", e.Code, http.StatusText(e.Code))
+	}
+	return fmt.Sprintf("server: %d %s", e.Code, e.Detail)
+}
+
+// Temporary reports whether a request that failed with err may succeed
+// sent again: after a broken connection, a server error or a rate limit,
+// but not after a refusal or a cancellation.
+func Temporary(err error) bool {
+	if errors.Is(err, ErrFatal) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
+	}
+	return true
+}
+
 // problem turns an error response into an error naming its detail.
 func problem(resp *http.Response) error {
 	var p struct {
@@ -318,18 +346,14 @@ func problem(resp *http.Response) error {
 		Detail string `json:"detail"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &p) == nil && (p.Detail != "" || p.Title != "") {
-		msg := p.Detail
-		if msg == "" {
-			msg = p.Title
-		}
-		err := fmt.Errorf("server: %d %s", resp.StatusCode, msg)
-		if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 {
-			return fmt.Errorf("%w (%v)", ErrFatal, err)
-		}
-		return err
+	err := &StatusError{Code: resp.StatusCode}
+	if json.Unmarshal(b, &p) == nil {
+		err.Detail = cmp.Or(p.Detail, p.Title)
 	}
-	return fmt.Errorf("server: %s", resp.Status)
+	if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 {
+		return fmt.Errorf("%w (%w)", ErrFatal, err)
+	}
+	return err
 }
 
 // errStopped ends a request body whose answer has ended.

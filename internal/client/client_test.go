@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/demo"
@@ -293,5 +295,30 @@ func TestFilesBody(t *testing.T) {
 	b.stop()
 	if _, err := io.ReadAll(b); !errors.Is(err, errStopped) {
 		t.Errorf("read after stop: %v, want errStopped", err)
+	}
+}
+
+// TestTemporary: which failed requests are worth sending again.
+func TestTemporary(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{io.ErrUnexpectedEOF, true},
+		{errors.New("the server answered 3 of 4 files"), true},
+		{&StatusError{Code: 500}, true},
+		{&StatusError{Code: 503, Detail: "shutting down"}, true},
+		{&StatusError{Code: 429}, true},
+		{&StatusError{Code: 400, Detail: "no file in the upload"}, false},
+		{&StatusError{Code: 413}, false},
+		{fmt.Errorf("%w (%w)", ErrFatal, &StatusError{Code: 401}), false},
+		{context.Canceled, false},
+		{fmt.Errorf("post: %w", context.DeadlineExceeded), false},
+	}
+	for _, tc := range tests {
+		if got := Temporary(tc.err); got != tc.want {
+			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
