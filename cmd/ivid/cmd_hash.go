@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,6 +25,7 @@ type hashOptions struct {
 	fast           bool
 	workers        int
 	maxPixels      int64
+	decodeLimit    time.Duration
 	video          videoFlags
 }
 
@@ -84,8 +86,19 @@ a usage error.`,
 	f.BoolVar(&o.fast, "fast", false, fastUsage)
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "files hashed in parallel")
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this (decompression bombs)")
+	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, decodeLimitUsage)
 	o.video.add(f)
 	return cmd
+}
+
+const decodeLimitUsage = "report an image whose decoding takes longer than this and go on (0: no limit)"
+
+// fileDecodeLimit is a --decode-limit flag as filehash.Options.DecodeLimit.
+func fileDecodeLimit(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 const fastUsage = "triage first pass: PDQ of baseline JPEGs from their 1/8-scale luma (DC coefficients only), within a few bits of full mode"
@@ -105,7 +118,7 @@ func (o hashOptions) fileOptions() (filehash.Options, error) {
 	if err != nil {
 		return filehash.Options{}, err
 	}
-	return filehash.Options{Mode: mode, Fast: o.fast, Dihedral: o.dihedral, MaxPixels: o.maxPixels, Video: video}, nil
+	return filehash.Options{Mode: mode, Fast: o.fast, Dihedral: o.dihedral, MaxPixels: o.maxPixels, DecodeLimit: fileDecodeLimit(o.decodeLimit), Video: video}, nil
 }
 
 func runHash(ctx context.Context, o hashOptions, args []string, stdout, stderr io.Writer) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/media"
 	"github.com/ivid-project/ivid/internal/pdq"
@@ -28,6 +29,7 @@ type scanOptions struct {
 	mode             string
 	fast             bool
 	maxPixels        int64
+	decodeLimit      time.Duration
 	video            videoFlags
 }
 
@@ -68,6 +70,7 @@ only).`,
 	f.StringVar(&o.mode, "pdq-mode", "full", "full or cli512")
 	f.BoolVar(&o.fast, "fast", false, fastUsage)
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this")
+	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, decodeLimitUsage)
 	o.video.add(f)
 	return cmd
 }
@@ -106,7 +109,7 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	}
 	var bar *progressBar
 	opts := triage.Options{Roots: roots, Report: o.out, Workers: o.workers, FollowSymlinks: o.followSymlinks,
-		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, Fast: o.fast, MaxPixels: o.maxPixels}
+		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, Fast: o.fast, MaxPixels: o.maxPixels, DecodeLimit: fileDecodeLimit(o.decodeLimit)}
 	if opts.Video, err = o.video.options(o.maxPixels); err != nil {
 		return err
 	}

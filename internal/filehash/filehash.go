@@ -96,6 +96,10 @@ type Options struct {
 	// otherwise they get digests only. Only files named by a path are
 	// hashed this way, not standard input.
 	Video *vpdq.Options
+	// DecodeLimit bounds the time one image's metadata reading, decoding
+	// and hashing may take: 0 means DefaultDecodeLimit, a negative value
+	// none. See ErrDecodeLimit.
+	DecodeLimit time.Duration
 	// VideoCropped also hashes, for a video with black bars, the picture
 	// inside them into Record.VPDQCropped, so that copies with bars added
 	// or removed can be matched; VPDQ keeps the reference's hashes.
@@ -116,18 +120,37 @@ func (t *Timing) Add(o Timing) { t.Read += o.Read; t.Decode += o.Decode; t.PDQ +
 // per goroutine.
 type Hasher struct {
 	opts              Options
-	pdq               pdq.Hasher
-	buf               bytes.Buffer
+	buf               *bytes.Buffer
 	md5, sha1, sha256 hash.Hash
-	luma              []float32 // JPEG luma, reused
+	scratch           *scratch
 }
+
+// scratch is what an image's decoding and hashing reuse from one file to
+// the next; a decoding abandoned at the time limit keeps its own.
+type scratch struct {
+	pdq  pdq.Hasher
+	luma []float32 // JPEG luma
+}
+
+// DefaultDecodeLimit is Options.DecodeLimit's default: a 100-megapixel
+// image decodes and hashes in a few seconds.
+const DefaultDecodeLimit = time.Minute
+
+// ErrDecodeLimit is returned for an image whose decoding did not end within
+// Options.DecodeLimit. It is abandoned, not stopped (Go cannot stop it): a
+// decoder stuck on a crafted file goes on using a processor until the
+// program ends, but the file is reported and the others are hashed.
+var ErrDecodeLimit = errors.New("image not decoded within the time limit")
 
 // New returns a Hasher with the given options.
 func New(opts Options) *Hasher {
 	if opts.MaxImageBytes <= 0 {
 		opts.MaxImageBytes = 512 << 20
 	}
-	return &Hasher{opts: opts, md5: md5.New(), sha1: sha1.New(), sha256: sha256.New()}
+	if opts.DecodeLimit == 0 {
+		opts.DecodeLimit = DefaultDecodeLimit
+	}
+	return &Hasher{opts: opts, buf: new(bytes.Buffer), md5: md5.New(), sha1: sha1.New(), sha256: sha256.New(), scratch: new(scratch)}
 }
 
 // ErrNotRegular is returned for directories, devices, FIFOs and sockets.
@@ -226,7 +249,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 
 	// Sniff, then either keep the whole content for decoding or stream it.
 	h.buf.Reset()
-	if _, err := io.CopyN(&h.buf, r, media.SniffLen); err != nil && err != io.EOF {
+	if _, err := io.CopyN(h.buf, r, media.SniffLen); err != nil && err != io.EOF {
 		return rec, tm, fmt.Errorf("read: %w", err)
 	}
 	rec.MIME = media.Sniff(h.buf.Bytes())
@@ -237,7 +260,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 		if size > 0 {
 			h.buf.Grow(int(size) - h.buf.Len())
 		}
-		_, err = io.Copy(&h.buf, io.LimitReader(r, h.opts.MaxImageBytes+1-int64(h.buf.Len())))
+		_, err = io.Copy(h.buf, io.LimitReader(r, h.opts.MaxImageBytes+1-int64(h.buf.Len())))
 		n = int64(h.buf.Len())
 		digests.Write(h.buf.Bytes())
 		if err == nil && n > h.opts.MaxImageBytes {
@@ -279,11 +302,50 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 		rec.Error = err.Error()
 		return rec, tm, err
 	}
-	data := h.buf.Bytes()
+	return h.decodeWithin(rec, tm, h.buf.Bytes())
+}
+
+// decodeWithin is decode within the time limit. Past it, the decoding is
+// left to finish (or not) on its own goroutine with the buffers it holds,
+// and the Hasher takes new ones.
+func (h *Hasher) decodeWithin(rec Record, tm Timing, data []byte) (Record, Timing, error) {
+	if h.opts.DecodeLimit < 0 {
+		return h.decode(h.scratch, rec, tm, data)
+	}
+	type result struct {
+		rec Record
+		tm  Timing
+		err error
+	}
+	done := make(chan result, 1)
+	sc := h.scratch
+	go func(rec Record, tm Timing) {
+		rec, tm, err := h.decode(sc, rec, tm, data)
+		done <- result{rec, tm, err}
+	}(rec, tm)
+	t := time.NewTimer(h.opts.DecodeLimit)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.rec, r.tm, r.err
+	case <-t.C:
+		h.buf, h.scratch = new(bytes.Buffer), new(scratch)
+		err := fmt.Errorf("%w (%v), abandoned", ErrDecodeLimit, h.opts.DecodeLimit)
+		rec.Error = err.Error()
+		return rec, tm, err
+	}
+}
+
+// decode adds an image's metadata, size and PDQ hashes to rec. It uses
+// only sc of the Hasher's buffers, and reads only its options.
+func (h *Hasher) decode(sc *scratch, rec Record, tm Timing, data []byte) (Record, Timing, error) {
+	if hook := testHookDecode.Load(); hook != nil {
+		(*hook)(rec.Path)
+	}
 	if md, err := media.ReadMetadata(data, rec.MIME); err == nil && !md.IsZero() {
 		rec.Metadata = &md
 	}
-	start = time.Now()
+	start := time.Now()
 	if rec.MIME == "image/jpeg" && h.opts.Mode == pdq.Full {
 		// The luma alone, decoded as libjpeg does (in full, or at reduced
 		// scale with Fast): what the reference hashes, minus colour
@@ -294,7 +356,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 			}
 			return 1
 		}
-		y, err := jpegluma.Decode(data, jpegluma.Options{MaxPixels: h.maxPixels(), Scale: scale, Gradient: fastPlanes, Luma: h.luma})
+		y, err := jpegluma.Decode(data, jpegluma.Options{MaxPixels: h.maxPixels(), Scale: scale, Gradient: fastPlanes, Luma: sc.luma})
 		if err == nil {
 			tm.Decode = time.Since(start)
 			start = time.Now()
@@ -302,11 +364,11 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 			var res pdq.Result
 			var dih *pdq.Dihedral
 			if y.Scale == 1 {
-				h.luma = y.Luma
-				res, dih = h.pdq.HashLuma(y.Luma, y.Rows, y.Cols, h.opts.Dihedral)
+				sc.luma = y.Luma
+				res, dih = sc.pdq.HashLuma(y.Luma, y.Rows, y.Cols, h.opts.Dihedral)
 			} else {
 				rec.FastScale = y.Scale
-				res, dih = h.pdq.HashReduced(y.Luma, y.GradX, y.GradY, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
+				res, dih = sc.pdq.HashReduced(y.Luma, y.GradX, y.GradY, y.Rows, y.Cols, y.Height, y.Width, y.Scale, h.opts.Dihedral)
 			}
 			tm.PDQ = time.Since(start)
 			h.setPDQ(&rec, res, dih)
@@ -324,7 +386,7 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 	start = time.Now()
 	b := img.Bounds()
 	rec.Width, rec.Height = b.Dx(), b.Dy()
-	res, dih := h.pdq.HashImage(img, h.opts.Mode, h.opts.Dihedral)
+	res, dih := sc.pdq.HashImage(img, h.opts.Mode, h.opts.Dihedral)
 	tm.PDQ = time.Since(start)
 	h.setPDQ(&rec, res, dih)
 	return rec, tm, nil

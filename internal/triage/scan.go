@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/hamming"
@@ -80,6 +81,9 @@ type Options struct {
 	Mode           pdq.Mode
 	Fast           bool // PDQ from the 1/8-scale luma of baseline JPEGs (filehash.Options.Fast)
 	MaxPixels      int64
+	// DecodeLimit is filehash.Options.DecodeLimit: an image whose decoding
+	// passes it is reported as failed, and the scan goes on.
+	DecodeLimit time.Duration
 	// Video, when set, hashes videos with vPDQ and matches them against
 	// the known videos of the sets; otherwise videos get digests only.
 	Video *vpdq.Options
@@ -191,7 +195,7 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 		}
 	}()
 	w := bufio.NewWriterSize(journal, 1<<16)
-	fopts := filehash.Options{Mode: o.Mode, Fast: o.Fast, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, Video: o.Video}
+	fopts := filehash.Options{Mode: o.Mode, Fast: o.Fast, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, DecodeLimit: o.DecodeLimit, Video: o.Video}
 	runErr := filehash.Run(ctx, jobs, o.Workers, fopts, func(r filehash.Result) error {
 		it := st.classify(sets, r, o.Dihedral)
 		b, err := json.Marshal(it)

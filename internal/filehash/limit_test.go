@@ -1,0 +1,89 @@
+package filehash
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stuckDecoder makes the decoding of files named stuck* wait until the
+// test ends, as a decoder looping on a crafted file would.
+func stuckDecoder(t *testing.T) {
+	release := make(chan struct{})
+	hook := func(name string) {
+		if strings.HasPrefix(filepath.Base(name), "stuck") {
+			<-release
+		}
+	}
+	testHookDecode.Store(&hook)
+	t.Cleanup(func() { close(release); testHookDecode.Store(nil) })
+}
+
+// TestDecodeLimit: an image whose decoding passes the time limit is
+// reported with its digests and ErrDecodeLimit, and the same Hasher goes
+// on to hash the next file correctly with buffers of its own.
+func TestDecodeLimit(t *testing.T) {
+	stuckDecoder(t)
+	photo, err := os.ReadFile(filepath.Join(mediaTestdata, "exif-full.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := New(Options{Dihedral: true, DecodeLimit: -1}).Reader("ok.jpg", bytes.NewReader(photo), int64(len(photo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{Dihedral: true, DecodeLimit: 200 * time.Millisecond})
+	start := time.Now()
+	rec, _, err := h.Reader("stuck.jpg", bytes.NewReader(photo), int64(len(photo)))
+	if !errors.Is(err, ErrDecodeLimit) || rec.SHA256 != want.SHA256 || rec.MD5 != want.MD5 || rec.Kind != Image || rec.PDQ != nil || rec.Error == "" {
+		t.Fatalf("stuck file: %v, %+v", err, rec)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("answered after %v, want about 200ms", d)
+	}
+	for range 2 {
+		got, _, err := h.Reader("ok.jpg", bytes.NewReader(photo), int64(len(photo)))
+		if err != nil || got.PDQ == nil || *got.PDQ != *want.PDQ || *got.Dihedral != *want.Dihedral {
+			t.Fatalf("next file: %v, %+v; want %+v", err, got, want)
+		}
+	}
+}
+
+// TestRunPastStuckFile: a run with one worker reports the stuck file in
+// its place and hashes the files after it.
+func TestRunPastStuckFile(t *testing.T) {
+	stuckDecoder(t)
+	dir := t.TempDir()
+	var jobs []Job
+	for _, name := range []string{"a.jpg", "stuck.jpg", "b.png"} {
+		src := "exif-full.jpg"
+		if filepath.Ext(name) == ".png" {
+			src = "sample.png"
+		}
+		copyFile(t, filepath.Join(mediaTestdata, src), filepath.Join(dir, name))
+		jobs = append(jobs, Job{Path: filepath.Join(dir, name)})
+	}
+	ch := make(chan Job, len(jobs))
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	var got []Result
+	err := Run(t.Context(), ch, 1, Options{DecodeLimit: 200 * time.Millisecond}, func(r Result) error {
+		got = append(got, r)
+		return nil
+	})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("run: %v, %d results", err, len(got))
+	}
+	for i, r := range got {
+		stuck := i == 1
+		if r.Record.Path != jobs[i].Path || errors.Is(r.Err, ErrDecodeLimit) != stuck || (!stuck && (r.Err != nil || r.Record.PDQ == nil)) || r.Record.SHA256 == "" {
+			t.Errorf("result %d: %s %v", i, r.Record.Path, r.Err)
+		}
+	}
+}
