@@ -15,6 +15,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/jpegluma"
@@ -313,20 +314,32 @@ func (h *Hasher) decodeWithin(rec Record, tm Timing, data []byte) (Record, Timin
 		return h.decode(h.scratch, rec, tm, data)
 	}
 	type result struct {
-		rec Record
-		tm  Timing
-		err error
+		rec   Record
+		tm    Timing
+		err   error
+		crash *decoderPanic
 	}
 	done := make(chan result, 1)
 	sc := h.scratch
 	go func(rec Record, tm Timing) {
+		defer func() {
+			// A decoder's panic is raised again on the caller's goroutine,
+			// whose recover (the server's) fails the file; once abandoned,
+			// it is dropped.
+			if p := recover(); p != nil {
+				done <- result{crash: &decoderPanic{p, debug.Stack()}}
+			}
+		}()
 		rec, tm, err := h.decode(sc, rec, tm, data)
-		done <- result{rec, tm, err}
+		done <- result{rec: rec, tm: tm, err: err}
 	}(rec, tm)
 	t := time.NewTimer(h.opts.DecodeLimit)
 	defer t.Stop()
 	select {
 	case r := <-done:
+		if r.crash != nil {
+			panic(r.crash)
+		}
 		return r.rec, r.tm, r.err
 	case <-t.C:
 		h.buf, h.scratch = new(bytes.Buffer), new(scratch)
@@ -334,6 +347,17 @@ func (h *Hasher) decodeWithin(rec Record, tm Timing, data []byte) (Record, Timin
 		rec.Error = err.Error()
 		return rec, tm, err
 	}
+}
+
+// decoderPanic is a panic of an image's decoding, with the stack of the
+// goroutine it happened on.
+type decoderPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *decoderPanic) String() string {
+	return fmt.Sprintf("decoding an image: %v\n\n%s", p.value, p.stack)
 }
 
 // decode adds an image's metadata, size and PDQ hashes to rec. It uses

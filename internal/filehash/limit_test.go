@@ -3,6 +3,7 @@ package filehash
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,12 @@ import (
 func stuckDecoder(t *testing.T) {
 	release := make(chan struct{})
 	hook := func(name string) {
-		if strings.HasPrefix(filepath.Base(name), "stuck") {
+		base := filepath.Base(name)
+		if strings.HasPrefix(base, "stuck") {
 			<-release
+		}
+		if strings.Contains(base, "panic") {
+			panic("decoder bug on " + base)
 		}
 	}
 	testHookDecode.Store(&hook)
@@ -85,5 +90,39 @@ func TestRunPastStuckFile(t *testing.T) {
 		if r.Record.Path != jobs[i].Path || errors.Is(r.Err, ErrDecodeLimit) != stuck || (!stuck && (r.Err != nil || r.Record.PDQ == nil)) || r.Record.SHA256 == "" {
 			t.Errorf("result %d: %s %v", i, r.Record.Path, r.Err)
 		}
+	}
+}
+
+// TestDecoderPanic: a decoder's panic reaches the caller's goroutine, with
+// the decoder's stack, where the server recovers it and fails the file;
+// a decoding abandoned at the limit that panics later harms nothing.
+func TestDecoderPanic(t *testing.T) {
+	stuckDecoder(t)
+	photo, err := os.ReadFile(filepath.Join(mediaTestdata, "exif-full.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []time.Duration{time.Minute, -1} {
+		h := New(Options{DecodeLimit: limit})
+		func() {
+			defer func() {
+				p := recover()
+				if p == nil || !strings.Contains(fmt.Sprint(p), "decoder bug on panic.jpg") {
+					t.Errorf("limit %v: recovered %v, want the decoder's panic", limit, p)
+				}
+				if limit > 0 && !strings.Contains(fmt.Sprint(p), "filehash.(*Hasher).decode(") {
+					t.Errorf("limit %v: the panic lacks the decoder's stack: %v", limit, p)
+				}
+			}()
+			h.Reader("panic.jpg", bytes.NewReader(photo), int64(len(photo)))
+		}()
+		if _, _, err := h.Reader("ok.jpg", bytes.NewReader(photo), int64(len(photo))); err != nil {
+			t.Errorf("limit %v: after the panic: %v", limit, err)
+		}
+	}
+	// Abandoned, then panicking when the test ends and releases it.
+	h := New(Options{DecodeLimit: 50 * time.Millisecond})
+	if _, _, err := h.Reader("stuck-then-panic.jpg", bytes.NewReader(photo), int64(len(photo))); !errors.Is(err, ErrDecodeLimit) {
+		t.Fatal(err)
 	}
 }
