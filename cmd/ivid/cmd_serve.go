@@ -9,11 +9,13 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ivid-project/ivid/internal/audit"
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/server"
 )
@@ -46,6 +48,7 @@ type serveOptions struct {
 	tlsCert, tlsKey string
 	insecureCookies bool
 	totpOptional    bool
+	decodeLimit     time.Duration
 	video           videoFlags
 }
 
@@ -75,6 +78,7 @@ overrides).`,
 	f.StringVar(&o.tlsKey, "tls-key", os.Getenv("IVID_TLS_KEY"), "TLS key file")
 	f.BoolVar(&o.insecureCookies, "insecure-cookies", false, "session cookies without the Secure flag (plain HTTP off localhost; never in production)")
 	f.BoolVar(&o.totpOptional, "totp-optional", false, "do not require a second factor of specialists and admins (training only)")
+	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, "answer a contributed image whose decoding takes longer than this with an error (0: no limit)")
 	o.video.add(f)
 	// Contributed videos are always hashed at every frame (see ivid.Config.Video).
 	f.Lookup("seconds-per-hash").Hidden = true
@@ -88,6 +92,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer, rea
 	cfg.InsecureCookies, cfg.TOTPOptional, cfg.Log = o.insecureCookies, o.totpOptional, log
 	cfg.AdminPassword = ivid.BootstrapPassword()
 	cfg.Hashers = serverProcs()
+	cfg.DecodeLimit = fileDecodeLimit(o.decodeLimit)
 	log.Info("processors", "hashers", cfg.Hashers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	var err error
 	if cfg.Video, err = o.video.options(0); err != nil {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,28 @@ func TestContributeKeepAlive(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode != 200 {
 			t.Fatalf("the next request on the connection: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestContributeDecodeLimit: an image whose decoding passes the server's
+// time limit is answered with a client error naming the limit, and nothing
+// of it is stored. A 12-megapixel JPEG takes tens of milliseconds to
+// decode; the limit here is a nanosecond.
+func TestContributeDecodeLimit(t *testing.T) {
+	var big bytes.Buffer
+	if err := jpeg.Encode(&big, demo.Scene(33, 4000, 3000), &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixtureWith(t, db, Options{}, ivid.Config{Dihedral: true, DecodeLimit: time.Nanosecond})
+		c := f.newCase("fr-specialist", "FR-LIMIT", ivid.SharingAgency)
+		st, res := f.upload("fr-specialist", c.ID, map[string][]byte{"big.jpg": big.Bytes()})
+		if st != 200 || len(res) != 1 || res[0].Status != 400 || !strings.Contains(res[0].Error, "time limit") || res[0].Comparison != nil {
+			t.Fatalf("upload: %d %+v", st, res)
+		}
+		if n := f.countBlobs(); n != 0 {
+			t.Fatalf("%d blobs stored", n)
 		}
 	})
 }

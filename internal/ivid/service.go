@@ -37,6 +37,9 @@ type Config struct {
 	TOTPOptional bool
 	SessionTTL   time.Duration // default 12 h
 	MaxPixels    int64         // default media.DefaultMaxPixels
+	// DecodeLimit is filehash.Options.DecodeLimit for contributed images
+	// (0: filehash.DefaultDecodeLimit; negative: none).
+	DecodeLimit time.Duration
 	// Video hashes uploaded videos with vPDQ, at every frame whatever
 	// SecondsPerHash says (each is a known video for later queries, which
 	// compare their frames at one a second); nil gives videos digests only.

@@ -46,7 +46,9 @@ type Config struct {
 	// Hashers is how many contributed files are hashed at once (default:
 	// the processors).
 	Hashers int
-	Log     *slog.Logger
+	// DecodeLimit is ivid.Config.DecodeLimit.
+	DecodeLimit time.Duration
+	Log         *slog.Logger
 }
 
 // EnvMasterKey names the variable that may hold the master key.
@@ -171,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets})
+	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets, DecodeLimit: cfg.DecodeLimit})
 	if err != nil {
 		return fail(err)
 	}
