@@ -86,6 +86,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Ac
 	s.metrics.write(w, map[string]float64{
 		"ivid_index_items":    float64(s.svc.IndexSize()),
 		"ivid_baseline_items": float64(s.svc.BaselineSize()),
+		// Each may still hold a processor: see filehash.ErrDecodeLimit.
+		"ivid_image_decodings_abandoned": float64(s.svc.DecodingsAbandoned()),
 	})
 	return nil
 }

@@ -103,5 +103,9 @@ func TestContributeDecodeLimit(t *testing.T) {
 		if n := f.countBlobs(); n != 0 {
 			t.Fatalf("%d blobs stored", n)
 		}
+		metrics, _ := io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
+		if !strings.Contains(string(metrics), "ivid_image_decodings_abandoned 1\n") {
+			t.Fatalf("metrics:\n%s", metrics)
+		}
 	})
 }

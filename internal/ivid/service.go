@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
@@ -63,6 +64,8 @@ type Service struct {
 	throttle *auth.Throttle
 	tokens   tokenCache
 	hashers  chan *filehash.Hasher // idle ones, for contributions
+	// abandoned counts image decodings left running at the time limit.
+	abandoned atomic.Int64
 }
 
 // NewService loads the match indexes from the store.
@@ -116,6 +119,11 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 
 // IndexSize is the number of media items in the match index.
 func (s *Service) IndexSize() int { return s.index.size() }
+
+// DecodingsAbandoned is how many contributed images' decodings were left
+// running at the time limit since the start (each may still hold a
+// processor).
+func (s *Service) DecodingsAbandoned() int64 { return s.abandoned.Load() }
 
 // Ready reports whether the database answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
