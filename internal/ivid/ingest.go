@@ -149,7 +149,7 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
 			return filehash.Record{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
-		return filehash.Record{}, fmt.Errorf("hash %s: %w", fileName, err)
+		return filehash.Record{}, fmt.Errorf("hash: %w", err) // logged: no file name
 	}
 	if rec.Kind != filehash.Image && rec.Kind != filehash.Video {
 		return filehash.Record{}, fmt.Errorf("%w: %s is not an image or a video (%s)", ErrInvalid, fileName, rec.MIME)
