@@ -27,21 +27,17 @@ type fuzzAPI struct {
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	fa := &fuzzAPI{}
-	log := slog.New(slog.NewTextHandler(lockedWriter{&fa.mu, &fa.log}, nil))
+	log := slog.New(slog.NewTextHandler(fa, nil))
 	fa.fixture = newFixture(f, storagetest.SQLite(f), Options{Log: log})
 	fa.cs = fa.newCase("fr-specialist", "FR-FUZZ", ivid.SharingAgency)
 	return fa
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+// Write is the server log's.
+func (fa *fuzzAPI) Write(p []byte) (int, error) {
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	return fa.log.Write(p)
 }
 
 // serve runs one request in process as user and checks what every answer

@@ -139,13 +139,13 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 	default:
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, filehash.ErrDecodeLimit):
+		if errors.Is(err, filehash.ErrDecodeLimit) {
 			// A processor may stay busy with it until the server restarts.
 			s.abandoned.Add(1)
 			s.cfg.Log.Warn("image decoding abandoned at the time limit", "agency", a.Agency.ID, "user", a.User.ID, "sha256", rec.SHA256)
-			return filehash.Record{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
-		case errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
+		}
+		switch {
+		case errors.Is(err, filehash.ErrDecodeLimit), errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
 			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
 			return filehash.Record{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
