@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -15,6 +16,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,7 +192,9 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		err := filehash.Run(ctx, jobs, o.workers, filehash.Options{Dihedral: true}, func(filehash.Result) error { return nil })
 		return time.Since(start), cpuTime() - cpu, err
 	}
-	// contributeOnce contributes the files into a fresh server.
+	// contributeOnce contributes the files into a fresh server, and
+	// counts its group commits (each syncs the disk).
+	var commits float64
 	contributeOnce := func(run int) (time.Duration, time.Duration, error) {
 		serverProcs()
 		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), o.workers)
@@ -232,6 +237,9 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		}
 		wall, used := time.Since(start), cpuTime()-cpu
 		err, _ = firstErr.Load().(error)
+		if err == nil {
+			commits, err = metricValue(ctx, bs.base, "ivid_contribution_commits_total")
+		}
 		return wall, used, err
 	}
 
@@ -266,7 +274,7 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		hashT, hashCPU = append(hashT, h), append(hashCPU, hc)
 		ingestT, ingestCPU = append(ingestT, c), append(ingestCPU, cc)
 		ratios = append(ratios, c.Seconds()/h.Seconds()-1)
-		fmt.Fprintf(out, "  run %d: hash %.2f s (CPU %.2f s), contribution %.2f s (CPU %.2f s): %+.0f %%\n", run+1, h.Seconds(), hc.Seconds(), c.Seconds(), cc.Seconds(), 100*ratios[run])
+		fmt.Fprintf(out, "  run %d: hash %.2f s (CPU %.2f s), contribution %.2f s (CPU %.2f s, %.0f commits): %+.0f %%\n", run+1, h.Seconds(), hc.Seconds(), c.Seconds(), cc.Seconds(), commits, 100*ratios[run])
 	}
 	h, i := median(hashT), median(ingestT)
 	fmt.Fprintf(out, "%-34s %8.2f s  %7.1f files/s  CPU %.2f s\n", "ivid hash --dihedral", h.Seconds(), float64(len(files))/h.Seconds(), median(hashCPU).Seconds())
@@ -286,6 +294,26 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 			100*median(cpuRatios), 100*slices.Min(cpuRatios), 100*slices.Max(cpuRatios))
 	}
 	return nil
+}
+
+// metricValue reads one unlabelled value from a server's /metrics.
+func metricValue(ctx context.Context, base, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("/metrics: no %s", name)
 }
 
 // median is the middle value (the upper one of an even count).

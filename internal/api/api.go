@@ -32,6 +32,9 @@ type Options struct {
 	// Hashers is how many contributed files are hashed at once, all
 	// requests together (default: the processors).
 	Hashers int
+	// GroupWait is how long a contribution's answer may wait for more
+	// items to commit with the one ready (default 30 ms; see groupItems).
+	GroupWait time.Duration
 	// InsecureCookies drops the Secure flag, for plain-HTTP tests only.
 	InsecureCookies bool
 	// IndustryRate is the requests per second allowed per industry token
@@ -56,6 +59,8 @@ type Server struct {
 	hashSlots chan struct{}
 	// memUsed is what uploads held in memory take (see spool).
 	memUsed atomic.Int64
+	// Group commits of contributions and the items they committed.
+	commits, committed atomic.Int64
 }
 
 // New builds the API.
@@ -68,6 +73,9 @@ func New(svc *ivid.Service, opts Options) (*Server, error) {
 	}
 	if opts.IndustryRate <= 0 {
 		opts.IndustryRate = 50
+	}
+	if opts.GroupWait <= 0 {
+		opts.GroupWait = 30 * time.Millisecond
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

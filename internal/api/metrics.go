@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -32,7 +33,7 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	m.n[route]++
 }
 
-func (m *metrics) write(w io.Writer, gauges map[string]float64) {
+func (m *metrics) write(w io.Writer, counters, gauges map[string]float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fmt.Fprintln(w, "# HELP ivid_http_requests_total HTTP requests by route and status.")
@@ -61,13 +62,13 @@ func (m *metrics) write(w io.Writer, gauges map[string]float64) {
 		fmt.Fprintf(w, "ivid_http_request_seconds_sum{route=%q} %g\n", r, m.secs[r])
 		fmt.Fprintf(w, "ivid_http_request_seconds_count{route=%q} %d\n", r, m.n[r])
 	}
-	names := make([]string, 0, len(gauges))
-	for n := range gauges {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "# TYPE %s gauge\n%s %g\n", n, n, gauges[n])
+	for _, kind := range []struct {
+		name   string
+		values map[string]float64
+	}{{"counter", counters}, {"gauge", gauges}} {
+		for _, n := range slices.Sorted(maps.Keys(kind.values)) {
+			fmt.Fprintf(w, "# TYPE %s %s\n%s %g\n", n, kind.name, n, kind.values[n])
+		}
 	}
 }
 
@@ -84,6 +85,10 @@ func cmpStr(a, b string) int {
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Actor) error {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	s.metrics.write(w, map[string]float64{
+		// Their ratio is the items a sync serves: see groupItems.
+		"ivid_contribution_commits_total":         float64(s.commits.Load()),
+		"ivid_contribution_items_committed_total": float64(s.committed.Load()),
+	}, map[string]float64{
 		"ivid_index_items":    float64(s.svc.IndexSize()),
 		"ivid_baseline_items": float64(s.svc.BaselineSize()),
 		// Each may still hold a processor: see filehash.ErrDecodeLimit.

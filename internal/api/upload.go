@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/hashset"
@@ -40,6 +42,16 @@ type contributeResult struct {
 
 // maxGroup bounds the items of one group commit.
 const maxGroup = 64
+
+// A group commit syncs the blob store and the database's log: a
+// millisecond or two of waiting, and processor time in the kernel and in
+// thread switches that slows the hashing beside it. So while every hasher
+// has a part of the request to hash after the item ready, the answer waits
+// for more, up to groupItems items or Options.GroupWait after the first:
+// one sync then serves several, and acknowledgements come at most
+// GroupWait later. With fewer parts coming (a slow upload, the request's
+// end), a hasher is idle and the item is committed at once.
+const groupItems = 8
 
 // upload is a file part on its way through a contribution's pipeline.
 type upload struct {
@@ -100,13 +112,20 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 	w.Header().Set("Content-Type", "application/x-ndjson")
 
 	// Parts spooled and not yet answered, per request: reading the body
-	// stops while the pipeline is full.
-	window := make(chan struct{}, 2*cap(s.hashSlots)+2)
+	// stops while the pipeline is full. It holds a gathering group and
+	// the parts hashed meanwhile.
+	window := make(chan struct{}, 2*cap(s.hashSlots)+2+groupItems)
 	ready := make(chan *upload, cap(window))
+	// Parts in the window and not yet ready (see groupItems).
+	var coming atomic.Int64
+	toAnswer := func(u *upload) {
+		coming.Add(-1)
+		ready <- u
+	}
 	answered := make(chan struct{})
 	go func() {
 		defer close(answered)
-		s.answer(w, r, a, caseID, ready, window)
+		s.answer(w, r, a, caseID, ready, window, &coming)
 	}()
 
 	var hashing sync.WaitGroup
@@ -128,7 +147,8 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 				return fmt.Errorf("%w: multipart body: %v", errBadRequest, err)
 			}
 			window <- struct{}{}
-			ready <- &upload{part: n, err: fmt.Errorf("%w: multipart body cut short: %v", errBadRequest, err)}
+			coming.Add(1)
+			toAnswer(&upload{part: n, err: fmt.Errorf("%w: multipart body cut short: %v", errBadRequest, err)})
 			break
 		}
 		name := part.FileName()
@@ -139,17 +159,18 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		u := &upload{part: n, file: filepath.Base(name)}
 		n++
 		window <- struct{}{}
+		coming.Add(1)
 		u.spooled, u.err = s.spool(part)
 		part.Close()
 		if u.err != nil {
-			ready <- u
+			toAnswer(u)
 			if errors.Is(u.err, errTruncated) || ctx.Err() != nil {
 				break
 			}
 			continue
 		}
 		hashing.Go(func() {
-			defer func() { ready <- u }()
+			defer toAnswer(u)
 			// Off the handler's goroutine, so out of recoverAndLog's reach:
 			// a decoder's panic must fail the file, not the server.
 			defer s.recoverInto(r, &u.err)
@@ -176,9 +197,9 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 	return nil
 }
 
-// answer commits hashed uploads in groups, whatever is ready at once, and
-// writes each one's result. It is the only writer of the response.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, caseID ivid.CaseID, ready chan *upload, window chan struct{}) {
+// answer commits hashed uploads in groups (see groupItems) and writes each
+// one's result. It is the only writer of the response.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, caseID ivid.CaseID, ready chan *upload, window chan struct{}, coming *atomic.Int64) {
 	enc := json.NewEncoder(w)
 	rc := http.NewResponseController(w)
 	emit := func(u *upload, res contributeResult) {
@@ -195,8 +216,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 		}
 		emit(u, res)
 	}
+	timer := time.NewTimer(s.opts.GroupWait)
+	timer.Stop()
 	for u := range ready {
 		group := []*upload{u}
+		timer.Reset(s.opts.GroupWait)
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -205,10 +229,23 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 					break more
 				}
 				group = append(group, u)
+				continue
 			default:
+			}
+			if len(group) >= groupItems || coming.Load() < int64(cap(s.hashSlots)) {
+				break
+			}
+			select {
+			case u, ok := <-ready:
+				if !ok {
+					break more
+				}
+				group = append(group, u)
+			case <-timer.C:
 				break more
 			}
 		}
+		timer.Stop()
 		var ok []*upload
 		var hashed []ivid.Hashed
 		for _, u := range group {
@@ -220,6 +257,8 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, a ivid.Actor, ca
 			hashed = append(hashed, u.hashed)
 		}
 		if len(ok) > 0 {
+			s.commits.Add(1)
+			s.committed.Add(int64(len(ok)))
 			for i, res := range s.commitGroup(r, a, caseID, hashed) {
 				if res.Err != nil {
 					fail(ok[i], res.Err)

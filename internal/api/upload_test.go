@@ -109,3 +109,52 @@ func TestContributeDecodeLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestContributeGroupCommit: while every hasher has a part of the request
+// to hash, items ready are committed together (one sync for several), and
+// every one is still answered and stored; an upload with nothing more to
+// hash is committed at once, not after the group's wait (a minute here).
+func TestContributeGroupCommit(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{Hashers: 2, GroupWait: time.Minute})
+		c := f.newCase("fr-specialist", "FR-GROUP", ivid.SharingAgency)
+		files := map[string][]byte{}
+		for i := range 12 {
+			files[fmt.Sprintf("scene-%02d.png", i)] = scene(t, 40+i, demo.Original)
+		}
+		st, res := f.upload("fr-specialist", c.ID, files)
+		if st != 200 || len(res) != len(files) {
+			t.Fatalf("upload: %d, %d results", st, len(res))
+		}
+		for _, r := range res {
+			if r.Status != 200 || r.Comparison == nil || !r.Comparison.New {
+				t.Fatalf("result %+v", r)
+			}
+		}
+		if n := f.countBlobs(); n != len(files) {
+			t.Fatalf("%d blobs stored, want %d", n, len(files))
+		}
+		commits, items := f.srv.commits.Load(), f.srv.committed.Load()
+		// 8 at most a group: 2 commits at best, and 1 or 2 more where the
+		// request's end leaves a hasher idle.
+		if items != int64(len(files)) || commits > 4 {
+			t.Fatalf("%d items committed in %d commits, want %d in at most 4", items, commits, len(files))
+		}
+		metrics, _ := io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
+		if want := fmt.Sprintf("ivid_contribution_commits_total %d\n", commits); !strings.Contains(string(metrics), want) {
+			t.Fatalf("metrics, want %q:\n%s", want, metrics)
+		}
+
+		start := time.Now()
+		st, res = f.upload("fr-specialist", c.ID, map[string][]byte{"alone.png": scene(t, 60, demo.Original)})
+		if st != 200 || len(res) != 1 || res[0].Comparison == nil {
+			t.Fatalf("single upload: %d %+v", st, res)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Fatalf("a single file answered after %v: it waited for a group", d)
+		}
+		if got := f.srv.commits.Load(); got != commits+1 {
+			t.Fatalf("commits %d after a single file, want %d", got, commits+1)
+		}
+	})
+}
