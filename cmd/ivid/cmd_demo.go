@@ -190,7 +190,7 @@ func runTriageDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer)
 	fmt.Fprintf(stderr, "ivid demo: training hash sets %s and %s\n\n", known, good)
 	err = runScan(ctx, scanOptions{known: []string{known}, knownGood: []string{good}, out: report,
 		workers: runtime.NumCPU(), dihedral: true, mode: "full", maxPixels: media.DefaultMaxPixels, quiet: true,
-		video: videoFlags{on: true, secondsPerHash: 1}},
+		video: videoFlags{on: true, secondsPerHash: 1, maxFrames: vpdq.DefaultMaxFrames, timeLimit: vpdq.DefaultTimeLimit}},
 		[]string{evidence}, stdout, stderr)
 	if err != nil {
 		return err

@@ -37,6 +37,8 @@ type videoFlags struct {
 	crop           bool
 	ffmpeg         string
 	ffprobe        string
+	maxFrames      int
+	timeLimit      time.Duration
 }
 
 func (v *videoFlags) add(f *pflag.FlagSet) {
@@ -46,6 +48,8 @@ func (v *videoFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&v.crop, "vpdq-crop", false, "vPDQ: strip black bars (letterbox, pillarbox) found by ffmpeg's cropdetect before hashing, so that copies with bars added match; the hashes of videos with bars then differ from the reference's")
 	f.StringVar(&v.ffmpeg, "ffmpeg", "", "path of the ffmpeg program (default: from PATH)")
 	f.StringVar(&v.ffprobe, "ffprobe", "", "path of the ffprobe program (default: from PATH)")
+	f.IntVar(&v.maxFrames, "max-video-frames", vpdq.DefaultMaxFrames, "refuse a video with more frames than this to hash (video bombs: still frames take a few bytes each)")
+	f.DurationVar(&v.timeLimit, "video-limit", vpdq.DefaultTimeLimit, "stop ffmpeg and report a video not hashed within this time (0: no limit); it is also stopped after 10 minutes without a frame")
 }
 
 func (v videoFlags) options(maxPixels int64) (*vpdq.Options, error) {
@@ -55,7 +59,15 @@ func (v videoFlags) options(maxPixels int64) (*vpdq.Options, error) {
 	if v.secondsPerHash < 0 {
 		return nil, usageError{fmt.Errorf("--seconds-per-hash must be 0 or more")}
 	}
-	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, Crop: v.crop, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels)}, nil
+	if v.maxFrames <= 0 {
+		return nil, usageError{fmt.Errorf("--max-video-frames must be positive")}
+	}
+	limit := v.timeLimit
+	if limit <= 0 {
+		limit = -1
+	}
+	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, Crop: v.crop, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels),
+		MaxFrames: v.maxFrames, TimeLimit: limit}, nil
 }
 
 func newHashCommand(g *globalOptions) *cobra.Command {

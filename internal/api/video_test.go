@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
@@ -103,4 +105,42 @@ func TestContributeLetterboxedVideo(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestContributeVideoBomb: a video with more frames to hash than the
+// server's limit (still frames take a few bytes each),
+// or one not hashed within its time limit, is answered with a client
+// error naming the limit, and nothing of it is stored.
+func TestContributeVideoBomb(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	// 6,000 frames; Matroska declares no count, so it is found decoding.
+	path := filepath.Join(t.TempDir(), "bomb.mkv")
+	if b, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=black:size=64x48:rate=100:duration=60",
+		"-c:v", "mpeg4", "-q:v", "31", path).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, b)
+	}
+	bomb, _ := os.ReadFile(path)
+	for _, c := range []struct {
+		name  string
+		video vpdq.Options
+		want  string
+	}{
+		{"frames", vpdq.Options{MaxFrames: 1000}, "more than 1000 frames"},
+		{"time", vpdq.Options{TimeLimit: 100 * time.Millisecond}, "time limit"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+				f := newFixtureWith(t, db, Options{}, ivid.Config{Video: &c.video})
+				cs := f.newCase("fr-specialist", "FR-BOMB", ivid.SharingAgency)
+				st, res := f.upload("fr-specialist", cs.ID, map[string][]byte{"bomb.mkv": bomb})
+				if st != 200 || len(res) != 1 || res[0].Status != 400 || !strings.Contains(res[0].Error, c.want) || res[0].Comparison != nil {
+					t.Fatalf("upload: %d %+v", st, res)
+				}
+				if n := f.countBlobs(); n != 0 {
+					t.Fatalf("%d blobs stored", n)
+				}
+				t.Log(res[0].Error)
+			})
+		})
+	}
 }

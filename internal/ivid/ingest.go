@@ -146,7 +146,7 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 		}
 		switch {
 		case errors.Is(err, filehash.ErrDecodeLimit), errors.Is(err, media.ErrTooLarge), errors.Is(err, media.ErrCorrupt), errors.Is(err, media.ErrUnsupported),
-			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo):
+			errors.Is(err, vpdq.ErrCorrupt), errors.Is(err, vpdq.ErrTooLarge), errors.Is(err, vpdq.ErrNoVideo), errors.Is(err, vpdq.ErrTimeLimit):
 			return filehash.Record{}, fmt.Errorf("%w: %s: %v", ErrInvalid, fileName, err)
 		}
 		return filehash.Record{}, fmt.Errorf("hash: %w", err) // logged: no file name

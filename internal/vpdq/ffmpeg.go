@@ -23,8 +23,13 @@ var (
 	ErrNoFFmpeg = errors.New("ffmpeg/ffprobe not found: install FFmpeg (Debian/Ubuntu: apt install ffmpeg; Fedora: dnf install ffmpeg; macOS: brew install ffmpeg) or pass its path")
 	// ErrNoVideo means the file has no video stream (audio only, say).
 	ErrNoVideo = errors.New("no video stream")
-	// ErrTooLarge means the frames exceed the pixel limit.
-	ErrTooLarge = errors.New("video frame too large")
+	// ErrTooLarge means the frames exceed the pixel limit, or there are
+	// more than the frame limit to hash (a video bomb: still frames take
+	// a few bytes each).
+	ErrTooLarge = errors.New("video too large")
+	// ErrTimeLimit means the video was not hashed within Options.TimeLimit;
+	// ffmpeg was stopped.
+	ErrTimeLimit = errors.New("video not hashed within the time limit")
 	// ErrCorrupt means ffmpeg could not read the file.
 	ErrCorrupt = errors.New("video corrupt or unreadable")
 )
@@ -32,6 +37,21 @@ var (
 // DefaultMaxPixels bounds a frame's size (and so the memory of one frame
 // buffer): 8K UHD with room to spare.
 const DefaultMaxPixels = 64 << 20
+
+// DefaultMaxFrames bounds the frames hashed from one video: 9.7 hours at
+// 30 frames a second when every frame is hashed, 12 days at one a second.
+// A caller that keeps the frames holds about 320 bytes each with the
+// dihedral hashes.
+const DefaultMaxFrames = 1 << 20
+
+// DefaultTimeLimit bounds one Hash call. It is a backstop: a two-hour
+// film hashed at every frame takes about 40 minutes of one core at 720p
+// (ivid bench video), four times that in 4K.
+const DefaultTimeLimit = 12 * time.Hour
+
+// DefaultStallLimit bounds the wait for the next frame (the first one
+// included): an 8K frame decodes and hashes in about a second.
+const DefaultStallLimit = 10 * time.Minute
 
 // Info is what ffprobe says about a video's first video stream.
 type Info struct {
@@ -65,6 +85,17 @@ type Options struct {
 	// Threads is ffmpeg's decoding thread count; 0 leaves ffmpeg's default.
 	Threads   int
 	MaxPixels int64 // 0 means DefaultMaxPixels
+	// MaxFrames bounds the frames hashed (after sampling); past it Hash
+	// stops ffmpeg and returns ErrTooLarge. 0 means DefaultMaxFrames.
+	MaxFrames int
+	// TimeLimit bounds one Hash call, probe and crop detection included;
+	// past it ffmpeg is stopped and Hash returns ErrTimeLimit. 0 means
+	// DefaultTimeLimit, a negative value none.
+	TimeLimit time.Duration
+	// StallLimit stops ffmpeg, as TimeLimit does, when no frame has come
+	// for this long (a decoder looping on a crafted file); 0 means
+	// DefaultStallLimit, a negative value none.
+	StallLimit time.Duration
 	// Dihedral also computes the eight rotation and flip hashes of each
 	// frame, for finding mirrored copies.
 	Dihedral bool
@@ -84,6 +115,13 @@ func (o Options) maxPixels() int64 {
 		return o.MaxPixels
 	}
 	return DefaultMaxPixels
+}
+
+func (o Options) maxFrames() int {
+	if o.MaxFrames > 0 {
+		return o.MaxFrames
+	}
+	return DefaultMaxFrames
 }
 
 func lookPath(name, given string) (string, error) {
@@ -224,6 +262,56 @@ func FrameMod(secondsPerHash, fps float64) int {
 // ctx is cancelled or emit fails, ffmpeg is killed and reaped before Hash
 // returns.
 func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (Info, error) {
+	var info Info
+	err := within(ctx, o, func(ctx context.Context) error {
+		stall := o.StallLimit
+		if stall == 0 {
+			stall = DefaultStallLimit
+		}
+		if stall < 0 {
+			var err error
+			info, err = hash(ctx, path, o, emit)
+			return err
+		}
+		sctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		t := time.AfterFunc(stall, func() { cancel(errStalled) })
+		defer t.Stop()
+		var err error
+		info, err = hash(sctx, path, o, func(f Frame) error {
+			t.Reset(stall)
+			return emit(f)
+		})
+		if err != nil && ctx.Err() == nil && context.Cause(sctx) == errStalled {
+			return fmt.Errorf("%w: no frame decoded for %v", ErrTimeLimit, stall)
+		}
+		return err
+	})
+	return info, err
+}
+
+var errStalled = errors.New("stalled")
+
+// within runs f under o.TimeLimit; ffmpeg runs under f's context, so it is
+// stopped at the limit.
+func within(ctx context.Context, o Options, f func(context.Context) error) error {
+	limit := o.TimeLimit
+	if limit == 0 {
+		limit = DefaultTimeLimit
+	}
+	if limit < 0 {
+		return f(ctx)
+	}
+	lctx, cancel := context.WithTimeoutCause(ctx, limit, ErrTimeLimit)
+	defer cancel()
+	err := f(lctx)
+	if err != nil && ctx.Err() == nil && context.Cause(lctx) == ErrTimeLimit {
+		return fmt.Errorf("%w (%v)", ErrTimeLimit, limit)
+	}
+	return err
+}
+
+func hash(ctx context.Context, path string, o Options, emit func(Frame) error) (Info, error) {
 	prog, err := lookPath("ffmpeg", o.FFmpeg)
 	if err != nil {
 		return Info{}, err
@@ -238,6 +326,11 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 	mod := 1
 	if o.SecondsPerHash > 0 {
 		mod = FrameMod(o.SecondsPerHash, info.FrameRate)
+	}
+	// The container's frame count can lie, so readFrames counts too; this
+	// only spares decoding a video that says it is too long.
+	if info.Frames > 0 && (info.Frames+int64(mod)-1)/int64(mod) > int64(o.maxFrames()) {
+		return info, fmt.Errorf("%w: %d frames to hash exceed the limit of %d", ErrTooLarge, (info.Frames+int64(mod)-1)/int64(mod), o.maxFrames())
 	}
 
 	var filters []string
@@ -307,13 +400,18 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 
 // DetectCrop returns the picture inside a video's black bars (letterbox,
 // pillarbox) as width:height:x:y, or "" when it has none; info is the
-// video's Probe.
+// video's Probe. It runs within o.TimeLimit.
 func DetectCrop(ctx context.Context, path string, o Options, info Info) (string, error) {
 	prog, err := lookPath("ffmpeg", o.FFmpeg)
 	if err != nil {
 		return "", err
 	}
-	return detectCrop(ctx, prog, path, o, info)
+	var rect string
+	err = within(ctx, o, func(ctx context.Context) (err error) {
+		rect, err = detectCrop(ctx, prog, path, o, info)
+		return err
+	})
+	return rect, err
 }
 
 // detectCrop runs ffmpeg's cropdetect over the keyframes (decoding only
@@ -398,6 +496,9 @@ func readFrames(r *bufio.Reader, o Options, fps float64, mod int, emit func(Fram
 		}
 		if int64(w)*int64(ht) > o.maxPixels() {
 			return fmt.Errorf("%w: %d×%d frame exceeds the limit of %d pixels", ErrTooLarge, w, ht, o.maxPixels())
+		}
+		if n >= o.maxFrames() {
+			return fmt.Errorf("%w: more than %d frames to hash", ErrTooLarge, o.maxFrames())
 		}
 		size := 3 * w * ht
 		if cap(buf) < size {

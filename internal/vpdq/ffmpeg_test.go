@@ -389,3 +389,62 @@ func TestContactSheet(t *testing.T) {
 		t.Fatal("40 columns accepted")
 	}
 }
+
+// TestVideoBombLimits: a video with more frames to hash than MaxFrames is
+// refused, whether its container says so (MP4) or the count is only found
+// while decoding (Matroska keeps none), and one not hashed within
+// TimeLimit is stopped: both with their own error, ffmpeg reaped.
+func TestVideoBombLimits(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	// 6,000 still frames (a minute at 100 frames a second) in about 160 kB.
+	src := []string{"-f", "lavfi", "-i", "color=c=black:size=64x48:rate=100:duration=60", "-c:v", "mpeg4", "-q:v", "31"}
+	mp4 := makeVideo(t, "bomb.mp4", src...)
+	mkv := makeVideo(t, "bomb.mkv", src...)
+	if fi, err := os.Stat(mkv); err != nil || fi.Size() > 200_000 {
+		t.Fatalf("bomb fixture: %v, %d bytes", err, fi.Size())
+	}
+	for _, c := range []struct {
+		name      string
+		path      string
+		o         Options
+		want      error
+		maxFrames int // emitted before the error
+	}{
+		{"frames declared", mp4, Options{MaxFrames: 1000}, ErrTooLarge, 0},
+		{"frames counted", mkv, Options{MaxFrames: 1000}, ErrTooLarge, 1000},
+		{"sampled within the limit", mkv, Options{MaxFrames: 1000, SecondsPerHash: 1}, nil, 60},
+		{"time limit", mkv, Options{TimeLimit: 150 * time.Millisecond, Dihedral: true}, ErrTimeLimit, 6000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := 0
+			start := time.Now()
+			_, err := Hash(context.Background(), c.path, c.o, func(Frame) error { n++; return nil })
+			if !errors.Is(err, c.want) || n > c.maxFrames {
+				t.Fatalf("got %v after %d frames, want %v and at most %d frames", err, n, c.want, c.maxFrames)
+			}
+			if c.want == ErrTimeLimit && time.Since(start) > 10*time.Second {
+				t.Fatalf("stopped after %v", time.Since(start))
+			}
+			t.Logf("%d frames, %v: %v", n, time.Since(start).Round(time.Millisecond), err)
+		})
+	}
+}
+
+// TestStalledDecoderStopped: an ffmpeg that produces no frame (here a
+// stand-in that only sleeps, as a decoder looping on a crafted file
+// would) is stopped after StallLimit, with ErrTimeLimit.
+func TestStalledDecoderStopped(t *testing.T) {
+	testenv.NeedFFmpeg(t)
+	stuck := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(stuck, []byte("#!/bin/sh\nexec sleep 60\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := Hash(context.Background(), "../../testdata/vpdq/videos/doorknob-hd-no-bar.mp4", Options{FFmpeg: stuck, StallLimit: 200 * time.Millisecond}, func(Frame) error { return nil })
+	if !errors.Is(err, ErrTimeLimit) || !strings.Contains(err.Error(), "no frame decoded for 200ms") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("stopped after %v", d)
+	}
+}
