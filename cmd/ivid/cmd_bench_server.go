@@ -33,12 +33,13 @@ import (
 )
 
 // benchServer is a server on loopback over a temporary data folder, with a
-// specialist's and an industry partner's API tokens and a case.
+// specialist's, an industry partner's and a monitor's API tokens and a case.
 type benchServer struct {
 	srv        *server.Server
 	base       string
 	specialist string
 	industry   string
+	monitor    string
 	caseID     int64
 	stop       func()
 }
@@ -76,6 +77,14 @@ func startBenchServer(ctx context.Context, dir string, hashers int) (*benchServe
 	if err != nil {
 		return nil, err
 	}
+	mu, _, err := srv.Svc.CreateUser(ctx, ra, "bench.monitor", hub.ID, ivid.Roles{ivid.RoleMonitor}, "")
+	if err != nil {
+		return nil, err
+	}
+	mt, _, err := srv.Svc.CreateToken(ctx, ra, mu.ID, "bench", 0)
+	if err != nil {
+		return nil, err
+	}
 	c, err := srv.Svc.CreateCase(ctx, sa, ivid.Case{Reference: "BENCH"})
 	if err != nil {
 		return nil, err
@@ -87,7 +96,7 @@ func startBenchServer(ctx context.Context, dir string, hashers int) (*benchServe
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { srv.ServeListener(sctx, ln, nil); close(done) }()
-	return &benchServer{srv: srv, base: "http://" + ln.Addr().String(), specialist: st, industry: it, caseID: int64(c.ID),
+	return &benchServer{srv: srv, base: "http://" + ln.Addr().String(), specialist: st, industry: it, monitor: mt, caseID: int64(c.ID),
 		stop: func() { cancel(); <-done; srv.Close() }}, nil
 }
 
@@ -238,7 +247,7 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		wall, used := time.Since(start), cpuTime()-cpu
 		err, _ = firstErr.Load().(error)
 		if err == nil {
-			commits, err = metricValue(ctx, bs.base, "ivid_contribution_commits_total")
+			commits, err = bs.metric(ctx, "ivid_contribution_commits_total")
 		}
 		return wall, used, err
 	}
@@ -296,17 +305,21 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	return nil
 }
 
-// metricValue reads one unlabelled value from a server's /metrics.
-func metricValue(ctx context.Context, base, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+// metric reads one unlabelled value from the server's /metrics.
+func (bs *benchServer) metric(ctx context.Context, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", bs.base+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("Authorization", "Bearer "+bs.monitor)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("/metrics: %s", resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {

@@ -98,7 +98,9 @@ func runServerDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer,
 		fmt.Fprintf(stdout, "Sign in as es.specialist to see what Spain learns from France's and Germany's work.\n")
 		fmt.Fprintf(stdout, "API:\n  curl -c jar -H 'Content-Type: application/json' -d '{\"name\":\"es.specialist\",\"password\":\"%s\"}' %s/api/v1/login\n", training.Password, base)
 		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/series      # every series, who investigates, who identified\n", base)
-		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/stats\n  API description: %s/api/openapi.json\n", base, base)
+		fmt.Fprintf(stdout, "  curl -b jar %s/api/v1/stats\n", base)
+		fmt.Fprintf(stdout, "  curl -H 'Authorization: Bearer TOKEN' %s/metrics   # TOKEN: hub.monitor's, for Prometheus\n", base)
+		fmt.Fprintf(stdout, "  API description: %s/api/openapi.json\n", base)
 		if ready != nil {
 			ready(addr)
 		}

@@ -361,6 +361,20 @@ func TestServerDemo(t *testing.T) {
 				t.Errorf("demo output lacks %q:\n%s", want, out.String())
 			}
 		}
+		// The monitor's token printed reads /metrics.
+		var monitor string
+		for line := range strings.Lines(out.String()) {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == "hub.monitor" {
+				monitor = f[len(f)-1]
+			}
+		}
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+monitor)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("/metrics with hub.monitor's token %q: %v %v", monitor, resp, err)
+		} else {
+			resp.Body.Close()
+		}
 		s := signIn(t, "http://"+addr, "es.specialist", "training-password")
 		var series []struct {
 			Series struct{ Name, Status string }

@@ -12,17 +12,17 @@ import (
 
 // authzMatrix says, for every route, which fixture users the role table
 // lets through: v viewer, i investigator, s specialist (fr and de), a
-// agency-admin, h hub-admin, u auditor, x industry; "*" public. It is
+// agency-admin, h hub-admin, u auditor, x industry, m monitor; "*" public. It is
 // written by hand, apart from the grants it checks.
 var authzMatrix = map[string]string{
 	"GET /livez":            "*",
 	"GET /readyz":           "*",
-	"GET /metrics":          "*",
+	"GET /metrics":          "hum",
 	"GET /api/openapi.json": "*",
 	"POST /api/v1/login":    "*",
 
-	"POST /api/v1/logout":                "visahux",
-	"GET /api/v1/me":                     "visahux",
+	"POST /api/v1/logout":                "visahuxm",
+	"GET /api/v1/me":                     "visahuxm",
 	"POST /api/v1/me/totp":               "visahu",
 	"POST /api/v1/me/totp/confirm":       "visahu",
 	"POST /api/v1/me/tokens":             "visahu",
@@ -62,7 +62,7 @@ var authzMatrix = map[string]string{
 }
 
 var roleLetter = map[string]byte{"fr-viewer": 'v', "fr-investigator": 'i', "fr-specialist": 's', "de-specialist": 's',
-	"fr-admin": 'a', "hub-admin": 'h', "auditor": 'u', "industry": 'x'}
+	"fr-admin": 'a', "hub-admin": 'h', "auditor": 'u', "industry": 'x', "monitor": 'm'}
 
 // TestAuthorizationMatrix sends every route as every user and as nobody:
 // a user the matrix excludes gets 403, nobody gets 401, and an allowed

@@ -48,6 +48,7 @@ var fixtureUsers = []struct{ name, agency, roles string }{
 	{"hub-admin", "Hub", "hub-admin"},
 	{"auditor", "Hub", "auditor"},
 	{"industry", "Acme", "industry"},
+	{"monitor", "Hub", "monitor"},
 }
 
 func newFixture(t testing.TB, db *storage.DB, opts Options) *fixture {
@@ -101,7 +102,7 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 		f.user[u.name] = usr
 		actor := ivid.Actor{User: usr, Agency: f.agency[u.agency]}
 		var tok string
-		if roles.Has(ivid.RoleIndustry) {
+		if roles.Has(ivid.RoleIndustry) || roles.Has(ivid.RoleMonitor) {
 			tok, _, err = svc.CreateToken(ctx, rootActor, usr.ID, "test", 0)
 		} else {
 			tok, _, err = svc.CreateToken(ctx, actor, 0, "test", 0)

@@ -13,7 +13,7 @@ func (s *Server) table() []route {
 	return []route{
 		{"GET", "/livez", public, "", "Liveness", s.livez},
 		{"GET", "/readyz", public, "", "Readiness: database reachable, index loaded", s.readyz},
-		{"GET", "/metrics", public, "", "Prometheus metrics", s.handleMetrics},
+		{"GET", "/metrics", signedIn, ivid.PermMetrics, "Prometheus metrics (roles monitor, auditor, hub-admin)", s.handleMetrics},
 		{"GET", "/api/openapi.json", public, "", "This API's OpenAPI 3 document", s.openAPI},
 
 		{"POST", "/api/v1/login", public, "", "Sign in with name, password and TOTP code; sets the session cookie", s.login},
@@ -27,7 +27,7 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/agencies", signedIn, ivid.PermManageAgencies, "Admit an agency", s.createAgency},
 		{"GET", "/api/v1/users", signedIn, ivid.PermManageUsers, "List users (own agency; hub: all)", s.listUsers},
 		{"POST", "/api/v1/users", signedIn, ivid.PermManageUsers, "Create a user with a one-time password", s.createUser},
-		{"POST", "/api/v1/users/{id}/tokens", signedIn, ivid.PermManageAgencies, "Issue an API token to an industry user", s.createUserToken},
+		{"POST", "/api/v1/users/{id}/tokens", signedIn, ivid.PermManageAgencies, "Issue an API token to an industry or monitor user", s.createUserToken},
 
 		{"GET", "/api/v1/cases", signedIn, ivid.PermReadCases, "List my agency's cases", s.listCases},
 		{"POST", "/api/v1/cases", signedIn, ivid.PermContribute, "Open a case", s.createCase},

@@ -17,10 +17,13 @@ const (
 	RoleHubAdmin     Role = "hub-admin"
 	RoleAuditor      Role = "auditor"
 	RoleIndustry     Role = "industry"
+	// RoleMonitor is for a metrics scraper's token: /metrics and nothing
+	// else.
+	RoleMonitor Role = "monitor"
 )
 
 // AllRoles in order of appearance in the UI.
-var AllRoles = []Role{RoleViewer, RoleInvestigator, RoleSpecialist, RoleAgencyAdmin, RoleHubAdmin, RoleAuditor, RoleIndustry}
+var AllRoles = []Role{RoleViewer, RoleInvestigator, RoleSpecialist, RoleAgencyAdmin, RoleHubAdmin, RoleAuditor, RoleIndustry, RoleMonitor}
 
 // Roles is a set of roles.
 type Roles []Role
@@ -40,8 +43,10 @@ func ParseRoles(s string) (Roles, error) {
 			out = append(out, Role(p))
 		}
 	}
-	if slices.Contains(out, RoleIndustry) && len(out) > 1 {
-		return nil, fmt.Errorf("%w: the industry role cannot be combined with others", ErrInvalid)
+	// The hub issues these roles' tokens: combined with another role, it
+	// would issue tokens acting as someone else.
+	if (slices.Contains(out, RoleIndustry) || slices.Contains(out, RoleMonitor)) && len(out) > 1 {
+		return nil, fmt.Errorf("%w: the industry and monitor roles cannot be combined with others", ErrInvalid)
 	}
 	return out, nil
 }
@@ -80,6 +85,7 @@ const (
 	PermMatch           Permission = "match"            // industry hash matching
 	PermBaselineList    Permission = "baseline-list"    // download the Baseline list
 	PermAccount         Permission = "account"          // one's own account: TOTP, tokens
+	PermMetrics         Permission = "metrics"          // the server's operational metrics
 )
 
 // grants is the role × permission table: the one place authorization is
@@ -92,9 +98,10 @@ var grants = map[Role][]Permission{
 		PermClaim, PermIdentify, PermBaselinePropose, PermBaselineConfirm, PermStats, PermExport, PermAccount},
 	RoleAgencyAdmin: {PermReadFacts, PermReadCases, PermManageUsers, PermStats, PermAccount},
 	RoleHubAdmin: {PermReadFacts, PermManageUsers, PermManageAgencies, PermBaselineConfirm, PermAudit, PermStats,
-		PermExport, PermBaselineList, PermAccount},
-	RoleAuditor:  {PermAudit, PermStats, PermAccount},
+		PermExport, PermBaselineList, PermAccount, PermMetrics},
+	RoleAuditor:  {PermAudit, PermStats, PermAccount, PermMetrics},
 	RoleIndustry: {PermMatch, PermBaselineList},
+	RoleMonitor:  {PermMetrics},
 }
 
 // Can reports whether any of the roles grants p.

@@ -16,6 +16,8 @@ func TestParseRoles(t *testing.T) {
 		{" viewer , investigator,viewer", "viewer,investigator", false},
 		{"root", "", true},
 		{"industry,viewer", "", true},
+		{"monitor,hub-admin", "", true},
+		{"monitor", "monitor", false},
 		{"", "", false},
 	} {
 		r, err := ParseRoles(c.in)
@@ -29,8 +31,8 @@ func TestParseRoles(t *testing.T) {
 }
 
 // TestLeastPrivilege pins the rules of PRODUCT.md that the grant table
-// must keep: industry sees hashes only; admins and auditors never see
-// pixels; only specialists categorise and identify.
+// must keep: industry sees hashes only; admins, auditors and monitors never
+// see pixels; only specialists categorise and identify.
 func TestLeastPrivilege(t *testing.T) {
 	industry := Roles{RoleIndustry}
 	for _, p := range []Permission{PermReadFacts, PermReadPixels, PermReadCases, PermContribute, PermStats, PermAudit, PermAccount} {
@@ -41,7 +43,15 @@ func TestLeastPrivilege(t *testing.T) {
 	if !industry.Can(PermMatch) || !industry.Can(PermBaselineList) {
 		t.Error("industry cannot match or list the Baseline")
 	}
-	for _, r := range []Role{RoleViewer, RoleAgencyAdmin, RoleHubAdmin, RoleAuditor, RoleIndustry} {
+	// A metrics scraper's token reads /metrics and nothing else.
+	for _, ps := range grants {
+		for _, p := range ps {
+			if (Roles{RoleMonitor}).Can(p) != (p == PermMetrics) {
+				t.Errorf("monitor: %s should be %v", p, p == PermMetrics)
+			}
+		}
+	}
+	for _, r := range []Role{RoleViewer, RoleAgencyAdmin, RoleHubAdmin, RoleAuditor, RoleIndustry, RoleMonitor} {
 		if (Roles{r}).Can(PermReadPixels) {
 			t.Errorf("%s can read pixels", r)
 		}

@@ -266,8 +266,8 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, name string, agency A
 	if !hub && agency != a.Agency.ID {
 		return User{}, "", fmt.Errorf("%w: users of another agency", ErrForbidden)
 	}
-	if !hub && (roles.Has(RoleHubAdmin) || roles.Has(RoleIndustry) || roles.Has(RoleAuditor)) {
-		return User{}, "", fmt.Errorf("%w: only the hub grants hub-admin, auditor and industry roles", ErrForbidden)
+	if !hub && (roles.Has(RoleHubAdmin) || roles.Has(RoleIndustry) || roles.Has(RoleAuditor) || roles.Has(RoleMonitor)) {
+		return User{}, "", fmt.Errorf("%w: only the hub grants hub-admin, auditor, industry and monitor roles", ErrForbidden)
 	}
 	if !userNameRE.MatchString(name) || len(roles) == 0 {
 		return User{}, "", fmt.Errorf("%w: a user needs a name (letters, digits, . _ @ -) and roles", ErrInvalid)
@@ -278,6 +278,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, name string, agency A
 	}
 	if roles.Has(RoleIndustry) != (ag.Kind == Industry) {
 		return User{}, "", fmt.Errorf("%w: the industry role is for users of industry agencies, and only it", ErrInvalid)
+	}
+	if roles.Has(RoleMonitor) && ag.Kind != Hub {
+		return User{}, "", fmt.Errorf("%w: monitor users belong to the hub", ErrInvalid)
 	}
 	if password == "" {
 		password = auth.NewPassword()
@@ -306,7 +309,7 @@ func (s *Service) Users(ctx context.Context, a Actor) ([]User, error) {
 }
 
 // CreateToken issues an API token for the actor, or (hub-admin) for an
-// industry user. The token is returned once; only its hash is kept.
+// industry or monitor user, who have no account rights of their own. The token is returned once; only its hash is kept.
 func (s *Service) CreateToken(ctx context.Context, a Actor, forUser UserID, name string, ttl time.Duration) (string, Token, error) {
 	if err := a.require(PermAccount); err != nil {
 		return "", Token{}, err
@@ -319,8 +322,8 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, forUser UserID, name
 		if err != nil {
 			return "", Token{}, err
 		}
-		if !a.Can(PermManageAgencies) || !target.Roles.Has(RoleIndustry) {
-			return "", Token{}, fmt.Errorf("%w: tokens for others are for the hub to issue to industry", ErrForbidden)
+		if !a.Can(PermManageAgencies) || !target.Roles.Has(RoleIndustry) && !target.Roles.Has(RoleMonitor) {
+			return "", Token{}, fmt.Errorf("%w: tokens for others are for the hub to issue to industry and monitors", ErrForbidden)
 		}
 	}
 	token, hash := auth.NewToken("ivt_")
