@@ -11,8 +11,8 @@ import (
 )
 
 // TestMonitorAccount: /metrics is for a scraper's token, which the hub
-// issues to a monitor user of its own; that token reads nothing else, and
-// nobody else grants the role.
+// issues to a monitor user of its own; that token reads nothing else,
+// nobody else grants the role, and the public probes tell no figures.
 func TestMonitorAccount(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db, Options{})
@@ -53,6 +53,11 @@ func TestMonitorAccount(t *testing.T) {
 		}
 		if resp := f.do("", "GET", "/metrics", nil, ""); resp.StatusCode != 401 {
 			t.Errorf("anonymous /metrics: %d, want 401", resp.StatusCode)
+		}
+		// The public readiness probe says ready, not how large the index is.
+		resp = f.do("", "GET", "/readyz", nil, "")
+		if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"status":"ready"}` {
+			t.Errorf("/readyz: %d %s", resp.StatusCode, body)
 		}
 	})
 }
