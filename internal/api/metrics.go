@@ -91,8 +91,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Ac
 	}, map[string]float64{
 		"ivid_index_items":    float64(s.svc.IndexSize()),
 		"ivid_baseline_items": float64(s.svc.BaselineSize()),
-		// Each may still hold a processor: see filehash.ErrDecodeLimit.
+		// Abandoned since the start, and those still running, each
+		// holding a processor: see filehash.ErrDecodeLimit and livez.
 		"ivid_image_decodings_abandoned": float64(s.svc.DecodingsAbandoned()),
+		"ivid_image_decodings_stuck":     float64(s.svc.DecodingsStuck()),
 	})
 	return nil
 }

@@ -64,7 +64,13 @@ func (s *Server) table() []route {
 	}
 }
 
+// livez fails once image decodings abandoned at the time limit, and still
+// running, could hold every hashing processor: Go cannot stop them, a
+// restart can (an orchestrator restarts a server whose liveness fails).
 func (s *Server) livez(w http.ResponseWriter, r *http.Request, _ ivid.Actor) error {
+	if s.svc.DecodingsStuck() >= int64(cap(s.hashSlots)) {
+		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "image decodings stuck: restart"})
+	}
 	return writeJSON(w, 200, map[string]string{"status": "ok"})
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"io"
 	"mime/multipart"
@@ -106,6 +107,54 @@ func TestContributeDecodeLimit(t *testing.T) {
 		metrics, _ := io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
 		if !strings.Contains(string(metrics), "ivid_image_decodings_abandoned 1\n") {
 			t.Fatalf("metrics:\n%s", metrics)
+		}
+	})
+}
+
+// TestLivenessStuckDecodings: while image decodings abandoned at the time
+// limit still run on every hashing processor, /livez fails (so that an
+// orchestrator restarts the server, which Go cannot do to a decoding) and
+// /metrics counts them; when they end, it passes again. An 80-megapixel
+// JPEG decodes for about a second after the nanosecond limit.
+func TestLivenessStuckDecodings(t *testing.T) {
+	big := image.NewGray(image.Rect(0, 0, 10000, 8000))
+	for y := range 8000 {
+		for x := range 10000 {
+			big.Pix[y*big.Stride+x] = uint8(x ^ y)
+		}
+	}
+	var data bytes.Buffer
+	if err := jpeg.Encode(&data, big, &jpeg.Options{Quality: 75}); err != nil {
+		t.Fatal(err)
+	}
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixtureWith(t, db, Options{Hashers: 1}, ivid.Config{Dihedral: true, DecodeLimit: time.Nanosecond})
+		c := f.newCase("fr-specialist", "FR-STUCK", ivid.SharingAgency)
+		if resp := f.do("", "GET", "/livez", nil, ""); resp.StatusCode != 200 {
+			t.Fatalf("/livez before: %d", resp.StatusCode)
+		}
+		st, res := f.upload("fr-specialist", c.ID, map[string][]byte{"big.jpg": data.Bytes()})
+		if st != 200 || len(res) != 1 || res[0].Status != 400 {
+			t.Fatalf("upload: %d %+v", st, res)
+		}
+		if resp := f.do("", "GET", "/livez", nil, ""); resp.StatusCode != 503 {
+			t.Fatalf("/livez with the only hasher's decoding stuck: %d, want 503", resp.StatusCode)
+		}
+		metrics, _ := io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
+		if !strings.Contains(string(metrics), "ivid_image_decodings_stuck 1\n") {
+			t.Fatalf("metrics:\n%s", metrics)
+		}
+		start := time.Now()
+		for f.do("", "GET", "/livez", nil, "").StatusCode != 200 {
+			if time.Since(start) > time.Minute {
+				t.Fatal("/livez still failing a minute after")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("the decoding ended %v after the answer", time.Since(start).Round(time.Millisecond))
+		metrics, _ = io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
+		if !strings.Contains(string(metrics), "ivid_image_decodings_stuck 0\n") {
+			t.Fatalf("metrics after:\n%s", metrics)
 		}
 	})
 }

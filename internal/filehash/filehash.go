@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/jpegluma"
@@ -101,6 +102,9 @@ type Options struct {
 	// and hashing may take: 0 means DefaultDecodeLimit, a negative value
 	// none. See ErrDecodeLimit.
 	DecodeLimit time.Duration
+	// Stuck, if set, counts the decodings abandoned at DecodeLimit that
+	// are still running: each is counted until it ends, if it ever does.
+	Stuck *atomic.Int64
 	// VideoCropped also hashes, for a video with black bars, the picture
 	// inside them into Record.VPDQCropped, so that copies with bars added
 	// or removed can be matched; VPDQ keeps the reference's hashes.
@@ -342,6 +346,13 @@ func (h *Hasher) decodeWithin(rec Record, tm Timing, data []byte) (Record, Timin
 		}
 		return r.rec, r.tm, r.err
 	case <-t.C:
+		if stuck := h.opts.Stuck; stuck != nil {
+			stuck.Add(1)
+			go func() {
+				<-done
+				stuck.Add(-1)
+			}()
+		}
 		h.buf, h.scratch = new(bytes.Buffer), new(scratch)
 		err := fmt.Errorf("%w (%v), abandoned", ErrDecodeLimit, h.opts.DecodeLimit)
 		rec.Error = err.Error()

@@ -7,25 +7,60 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // stuckDecoder makes the decoding of files named stuck* wait until the
-// test ends, as a decoder looping on a crafted file would.
-func stuckDecoder(t *testing.T) {
-	release := make(chan struct{})
+// test ends or release is called, as a decoder looping on a crafted file
+// would.
+func stuckDecoder(t *testing.T) (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
 	hook := func(name string) {
 		base := filepath.Base(name)
 		if strings.HasPrefix(base, "stuck") {
-			<-release
+			<-ch
 		}
 		if strings.Contains(base, "panic") {
 			panic("decoder bug on " + base)
 		}
 	}
 	testHookDecode.Store(&hook)
-	t.Cleanup(func() { close(release); testHookDecode.Store(nil) })
+	t.Cleanup(func() { release(); testHookDecode.Store(nil) })
+	return release
+}
+
+// TestStuckCounted: Options.Stuck counts the abandoned decodings while
+// they run, and each one off when it ends.
+func TestStuckCounted(t *testing.T) {
+	release := stuckDecoder(t)
+	photo, err := os.ReadFile(filepath.Join(mediaTestdata, "exif-full.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stuck atomic.Int64
+	h := New(Options{DecodeLimit: 50 * time.Millisecond, Stuck: &stuck})
+	for range 2 {
+		if _, _, err := h.Reader("stuck.jpg", bytes.NewReader(photo), int64(len(photo))); !errors.Is(err, ErrDecodeLimit) {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := h.Reader("ok.jpg", bytes.NewReader(photo), int64(len(photo))); err != nil {
+		t.Fatal(err)
+	}
+	if n := stuck.Load(); n != 2 {
+		t.Fatalf("%d stuck, want 2", n)
+	}
+	release()
+	for deadline := time.Now().Add(10 * time.Second); stuck.Load() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d still counted stuck after their decodings ended", stuck.Load())
+		}
+	}
 }
 
 // TestDecodeLimit: an image whose decoding passes the time limit is

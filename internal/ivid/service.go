@@ -64,8 +64,9 @@ type Service struct {
 	throttle *auth.Throttle
 	tokens   tokenCache
 	hashers  chan *filehash.Hasher // idle ones, for contributions
-	// abandoned counts image decodings left running at the time limit.
-	abandoned atomic.Int64
+	// abandoned counts image decodings left running at the time limit;
+	// stuck, those of them still running.
+	abandoned, stuck atomic.Int64
 }
 
 // NewService loads the match indexes from the store.
@@ -124,6 +125,10 @@ func (s *Service) IndexSize() int { return s.index.size() }
 // running at the time limit since the start (each may still hold a
 // processor).
 func (s *Service) DecodingsAbandoned() int64 { return s.abandoned.Load() }
+
+// DecodingsStuck is how many of the abandoned decodings are still running,
+// each holding a processor.
+func (s *Service) DecodingsStuck() int64 { return s.stuck.Load() }
 
 // Ready reports whether the database answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
