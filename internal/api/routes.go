@@ -11,7 +11,7 @@ import (
 // services then scope by agency and sharing level.
 func (s *Server) table() []route {
 	return []route{
-		{"GET", "/livez", public, "", "Liveness", s.livez},
+		{"GET", "/livez", public, "", "Liveness: fails while stuck image decodings could hold every hashing processor", s.livez},
 		{"GET", "/readyz", public, "", "Readiness: database reachable, index loaded", s.readyz},
 		{"GET", "/metrics", signedIn, ivid.PermMetrics, "Prometheus metrics (roles monitor, auditor, hub-admin)", s.handleMetrics},
 		{"GET", "/api/openapi.json", public, "", "This API's OpenAPI 3 document", s.openAPI},
