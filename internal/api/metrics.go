@@ -88,13 +88,13 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Ac
 		// Their ratio is the items a sync serves: see groupItems.
 		"ivid_contribution_commits_total":         float64(s.commits.Load()),
 		"ivid_contribution_items_committed_total": float64(s.committed.Load()),
+		// Abandoned since the start; the gauge below, those still running,
+		// each holding a processor: see filehash.ErrDecodeLimit and livez.
+		"ivid_image_decodings_abandoned_total": float64(s.svc.DecodingsAbandoned()),
 	}, map[string]float64{
-		"ivid_index_items":    float64(s.svc.IndexSize()),
-		"ivid_baseline_items": float64(s.svc.BaselineSize()),
-		// Abandoned since the start, and those still running, each
-		// holding a processor: see filehash.ErrDecodeLimit and livez.
-		"ivid_image_decodings_abandoned": float64(s.svc.DecodingsAbandoned()),
-		"ivid_image_decodings_stuck":     float64(s.svc.DecodingsStuck()),
+		"ivid_index_items":           float64(s.svc.IndexSize()),
+		"ivid_baseline_items":        float64(s.svc.BaselineSize()),
+		"ivid_image_decodings_stuck": float64(s.svc.DecodingsStuck()),
 	})
 	return nil
 }

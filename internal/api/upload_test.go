@@ -105,7 +105,7 @@ func TestContributeDecodeLimit(t *testing.T) {
 			t.Fatalf("%d blobs stored", n)
 		}
 		metrics, _ := io.ReadAll(f.do("hub-admin", "GET", "/metrics", nil, "").Body)
-		if !strings.Contains(string(metrics), "ivid_image_decodings_abandoned 1\n") {
+		if !strings.Contains(string(metrics), "ivid_image_decodings_abandoned_total 1\n") {
 			t.Fatalf("metrics:\n%s", metrics)
 		}
 	})
