@@ -186,6 +186,7 @@ func TestContributeGroupCommit(t *testing.T) {
 		commits, items := f.srv.commits.Load(), f.srv.committed.Load()
 		// 8 at most a group: 2 commits at best, and 1 or 2 more where the
 		// request's end leaves a hasher idle.
+		t.Logf("%d items in %d commits", items, commits)
 		if items != int64(len(files)) || commits > 4 {
 			t.Fatalf("%d items committed in %d commits, want %d in at most 4", items, commits, len(files))
 		}
