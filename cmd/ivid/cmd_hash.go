@@ -62,12 +62,8 @@ func (v videoFlags) options(maxPixels int64) (*vpdq.Options, error) {
 	if v.maxFrames <= 0 {
 		return nil, usageError{fmt.Errorf("--max-video-frames must be positive")}
 	}
-	limit := v.timeLimit
-	if limit <= 0 {
-		limit = -1
-	}
 	return &vpdq.Options{FFmpeg: v.ffmpeg, FFprobe: v.ffprobe, SecondsPerHash: v.secondsPerHash, ExactC: v.exactC, Crop: v.crop, MaxPixels: min(maxPixels, vpdq.DefaultMaxPixels),
-		MaxFrames: v.maxFrames, TimeLimit: limit}, nil
+		MaxFrames: v.maxFrames, TimeLimit: limitOption(v.timeLimit)}, nil
 }
 
 func newHashCommand(g *globalOptions) *cobra.Command {
@@ -105,8 +101,10 @@ a usage error.`,
 
 const decodeLimitUsage = "report an image whose decoding takes longer than this and go on (0: no limit)"
 
-// fileDecodeLimit is a --decode-limit flag as filehash.Options.DecodeLimit.
-func fileDecodeLimit(d time.Duration) time.Duration {
+// limitOption turns a time-limit flag, where 0 means none, into the
+// options' convention (0: the default, negative: none), as for
+// filehash.Options.DecodeLimit and vpdq.Options.TimeLimit.
+func limitOption(d time.Duration) time.Duration {
 	if d <= 0 {
 		return -1
 	}
@@ -130,7 +128,7 @@ func (o hashOptions) fileOptions() (filehash.Options, error) {
 	if err != nil {
 		return filehash.Options{}, err
 	}
-	return filehash.Options{Mode: mode, Fast: o.fast, Dihedral: o.dihedral, MaxPixels: o.maxPixels, DecodeLimit: fileDecodeLimit(o.decodeLimit), Video: video}, nil
+	return filehash.Options{Mode: mode, Fast: o.fast, Dihedral: o.dihedral, MaxPixels: o.maxPixels, DecodeLimit: limitOption(o.decodeLimit), Video: video}, nil
 }
 
 func runHash(ctx context.Context, o hashOptions, args []string, stdout, stderr io.Writer) error {

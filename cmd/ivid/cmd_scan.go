@@ -109,7 +109,7 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	}
 	var bar *progressBar
 	opts := triage.Options{Roots: roots, Report: o.out, Workers: o.workers, FollowSymlinks: o.followSymlinks,
-		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, Fast: o.fast, MaxPixels: o.maxPixels, DecodeLimit: fileDecodeLimit(o.decodeLimit)}
+		Dihedral: o.dihedral, Threshold: o.threshold, Mode: mode, Fast: o.fast, MaxPixels: o.maxPixels, DecodeLimit: limitOption(o.decodeLimit)}
 	if opts.Video, err = o.video.options(o.maxPixels); err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer, rea
 	cfg.InsecureCookies, cfg.TOTPOptional, cfg.Log = o.insecureCookies, o.totpOptional, log
 	cfg.AdminPassword = ivid.BootstrapPassword()
 	cfg.Hashers = serverProcs()
-	cfg.DecodeLimit = fileDecodeLimit(o.decodeLimit)
+	cfg.DecodeLimit = limitOption(o.decodeLimit)
 	log.Info("processors", "hashers", cfg.Hashers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	var err error
 	if cfg.Video, err = o.video.options(0); err != nil {

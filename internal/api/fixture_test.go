@@ -102,7 +102,7 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 		f.user[u.name] = usr
 		actor := ivid.Actor{User: usr, Agency: f.agency[u.agency]}
 		var tok string
-		if roles.Has(ivid.RoleIndustry) || roles.Has(ivid.RoleMonitor) {
+		if roles.HubIssuesTokens() {
 			tok, _, err = svc.CreateToken(ctx, rootActor, usr.ID, "test", 0)
 		} else {
 			tok, _, err = svc.CreateToken(ctx, actor, 0, "test", 0)

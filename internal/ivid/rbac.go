@@ -45,7 +45,7 @@ func ParseRoles(s string) (Roles, error) {
 	}
 	// The hub issues these roles' tokens: combined with another role, it
 	// would issue tokens acting as someone else.
-	if (slices.Contains(out, RoleIndustry) || slices.Contains(out, RoleMonitor)) && len(out) > 1 {
+	if out.HubIssuesTokens() && len(out) > 1 {
 		return nil, fmt.Errorf("%w: the industry and monitor roles cannot be combined with others", ErrInvalid)
 	}
 	return out, nil
@@ -61,6 +61,11 @@ func (r Roles) String() string {
 
 // Has reports whether the set holds a role.
 func (r Roles) Has(x Role) bool { return slices.Contains(r, x) }
+
+// HubIssuesTokens reports whether these are the roles of a machine account
+// (industry, monitor): it has no account rights, and the hub issues its
+// API tokens.
+func (r Roles) HubIssuesTokens() bool { return r.Has(RoleIndustry) || r.Has(RoleMonitor) }
 
 // Permission is something a role allows.
 type Permission string

@@ -309,7 +309,8 @@ func (s *Service) Users(ctx context.Context, a Actor) ([]User, error) {
 }
 
 // CreateToken issues an API token for the actor, or (hub-admin) for an
-// industry or monitor user, who have no account rights of their own. The token is returned once; only its hash is kept.
+// industry or monitor user (see Roles.HubIssuesTokens). The token is
+// returned once; only its hash is kept.
 func (s *Service) CreateToken(ctx context.Context, a Actor, forUser UserID, name string, ttl time.Duration) (string, Token, error) {
 	if err := a.require(PermAccount); err != nil {
 		return "", Token{}, err
@@ -322,7 +323,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, forUser UserID, name
 		if err != nil {
 			return "", Token{}, err
 		}
-		if !a.Can(PermManageAgencies) || !target.Roles.Has(RoleIndustry) && !target.Roles.Has(RoleMonitor) {
+		if !a.Can(PermManageAgencies) || !target.Roles.HubIssuesTokens() {
 			return "", Token{}, fmt.Errorf("%w: tokens for others are for the hub to issue to industry and monitors", ErrForbidden)
 		}
 	}

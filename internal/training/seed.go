@@ -69,7 +69,7 @@ func Seed(ctx context.Context, svc *ivid.Service, root ivid.Actor, dir string) (
 		}
 		s.actors[u.name] = ivid.Actor{User: usr, Agency: ags[u.agency]}
 		acc := Account{Name: u.name, Password: Password, Agency: ags[u.agency].Name, Roles: u.roles}
-		if roles.Has(ivid.RoleIndustry) || roles.Has(ivid.RoleMonitor) {
+		if roles.HubIssuesTokens() {
 			tok, _, err := svc.CreateToken(ctx, root, usr.ID, "training", 0)
 			if err != nil {
 				return nil, err

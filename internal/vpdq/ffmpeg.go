@@ -263,25 +263,20 @@ func FrameMod(secondsPerHash, fps float64) int {
 // returns.
 func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (Info, error) {
 	var info Info
-	err := within(ctx, o, func(ctx context.Context) error {
-		stall := o.StallLimit
-		if stall == 0 {
-			stall = DefaultStallLimit
-		}
-		if stall < 0 {
-			var err error
-			info, err = hash(ctx, path, o, emit)
-			return err
-		}
+	err := within(ctx, o, func(ctx context.Context) (err error) {
 		sctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		t := time.AfterFunc(stall, func() { cancel(errStalled) })
-		defer t.Stop()
-		var err error
-		info, err = hash(sctx, path, o, func(f Frame) error {
-			t.Reset(stall)
-			return emit(f)
-		})
+		stall := orDefault(o.StallLimit, DefaultStallLimit)
+		if stall > 0 {
+			t := time.AfterFunc(stall, func() { cancel(errStalled) })
+			defer t.Stop()
+			next := emit
+			emit = func(f Frame) error {
+				t.Reset(stall)
+				return next(f)
+			}
+		}
+		info, err = hash(sctx, path, o, emit)
 		if err != nil && ctx.Err() == nil && context.Cause(sctx) == errStalled {
 			return fmt.Errorf("%w: no frame decoded for %v", ErrTimeLimit, stall)
 		}
@@ -292,13 +287,18 @@ func Hash(ctx context.Context, path string, o Options, emit func(Frame) error) (
 
 var errStalled = errors.New("stalled")
 
+// orDefault is a limit option's value: 0 means def, a negative value none.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
 // within runs f under o.TimeLimit; ffmpeg runs under f's context, so it is
 // stopped at the limit.
 func within(ctx context.Context, o Options, f func(context.Context) error) error {
-	limit := o.TimeLimit
-	if limit == 0 {
-		limit = DefaultTimeLimit
-	}
+	limit := orDefault(o.TimeLimit, DefaultTimeLimit)
 	if limit < 0 {
 		return f(ctx)
 	}

@@ -120,7 +120,7 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *view) error {
 func (w *Web) dashboard(rw http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = v.T("dash.title"), "dashboard"
 	if !v.Actor.Can(ivid.PermStats) {
-		if v.Actor.Can(ivid.PermMatch) || v.Actor.Can(ivid.PermMetrics) {
+		if v.Actor.User.Roles.HubIssuesTokens() {
 			return fmt.Errorf("%w: industry and monitor accounts use the API", ivid.ErrForbidden)
 		}
 	}
