@@ -31,6 +31,29 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
+// BenchmarkPutBatch is BenchmarkPut in batches of 8, as a contribution
+// group stores them: one sync a batch.
+func BenchmarkPutBatch(b *testing.B) {
+	s, _ := openWith(b, defaultPackFile, GenerateKey())
+	data := content(240<<10, 1)
+	b.SetBytes(int64(len(data)))
+	batch := s.Batch()
+	for i := 0; b.Loop(); i++ {
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		if _, err := batch.Put(b.Context(), Sum(data), bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if i%8 == 7 {
+			if err := batch.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := batch.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkOpenPacks opens a store whose sealed packs list a million
 // blobs: the start-up cost of the packs' indexes, and their memory.
 func BenchmarkOpenPacks(b *testing.B) {

@@ -131,7 +131,7 @@ func (l *Local) Create(_ context.Context, name string) (PendingFile, error) {
 		if _, err := l.path(name); err != nil {
 			return nil, err
 		}
-		return &packPending{l: l, name: name, key: key}, nil
+		return l.newPackPending(name, key), nil
 	}
 	return l.createFile(name)
 }

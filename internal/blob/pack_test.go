@@ -425,18 +425,111 @@ func TestPackFailedSync(t *testing.T) {
 	contents := putAll(t, s, 1000)
 	lost := content(2000, 42)
 	failure := errors.New("I/O error")
-	l.packs.sync = func(*os.File) error { return failure }
+	l.packs.syncFile = func(*os.File) error { return failure }
 	if _, err := s.Put(t.Context(), Sum(lost), bytes.NewReader(lost)); !errors.Is(err, failure) {
 		t.Fatalf("put with a failing sync: %v", err)
 	}
 	if ok, _ := s.Has(t.Context(), Sum(lost)); ok {
 		t.Fatal("a blob whose sync failed is visible")
 	}
-	l.packs.sync = datasync
+	l.packs.syncFile = datasync
 	contents = append(contents, putAll(t, s, 1500)...)
 	checkAll(t, s, l, contents)
 	// A crash now: the pack is scanned, and lists exactly what was
 	// acknowledged (the rest of the failed record is torn bytes at the end).
 	s2, l2 := packTest(t, dir, key, 5000, 1<<20)
 	checkAll(t, s2, l2, contents)
+}
+
+// TestPackBatch: a batch's blobs are written with one sync for all, become
+// readable only when it is done, and survive a reopen; a blob too large to
+// pack is committed on its own; a pack sealed in the middle of a batch
+// syncs what it holds.
+func TestPackBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		packSize  int64
+		sizes     []int
+		wantSyncs int
+	}{
+		{"one pack", 1 << 20, []int{1000, 2000, 3000, 4000, 100}, 1},
+		{"sealed in between", 9000, []int{4000, 4000, 4000, 4000}, 2},
+		{"one too large to pack", 1 << 20, []int{1000, 9000, 2000}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, key := t.TempDir(), GenerateKey()
+			s, l := packTest(t, dir, key, 5000, tc.packSize)
+			syncs := 0
+			l.packs.syncFile = func(f *os.File) error { syncs++; return datasync(f) }
+			b := s.Batch()
+			var contents [][]byte
+			for i, n := range tc.sizes {
+				c := content(n, uint64(i+1))
+				if written, err := b.Put(t.Context(), Sum(c), bytes.NewReader(c)); err != nil || !written {
+					t.Fatalf("put %d bytes: %v, %v", n, written, err)
+				}
+				contents = append(contents, c)
+			}
+			// The last blob waits for the sync; a large file is committed
+			// on its own, at once.
+			for i, c := range contents {
+				ok, _ := s.Has(t.Context(), Sum(c))
+				if (i == len(contents)-1 && ok) || (len(c) > 5000 && !ok) {
+					t.Fatalf("blob %d (%d bytes): readable before the batch's sync: %v", i, len(c), ok)
+				}
+			}
+			if err := b.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if syncs != tc.wantSyncs {
+				t.Errorf("%d pack syncs for the batch, want %d", syncs, tc.wantSyncs)
+			}
+			checkAll(t, s, l, contents)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, l2 := packTest(t, dir, key, 5000, tc.packSize)
+			checkAll(t, s2, l2, contents)
+		})
+	}
+}
+
+// TestPackBatchFailedSync: when a batch's sync fails, none of its packed
+// blobs is visible, Sync says so, and the store goes on: the same content
+// put again is stored, and a reopen finds only what was acknowledged.
+func TestPackBatchFailedSync(t *testing.T) {
+	dir, key := t.TempDir(), GenerateKey()
+	s, l := packTest(t, dir, key, 5000, 1<<20)
+	kept := putAll(t, s, 1000)
+	failure := errors.New("I/O error")
+	l.packs.syncFile = func(*os.File) error { return failure }
+	b := s.Batch()
+	lost := [][]byte{content(2000, 7), content(3000, 8)}
+	for _, c := range lost {
+		if _, err := b.Put(t.Context(), Sum(c), bytes.NewReader(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Sync(); !errors.Is(err, failure) {
+		t.Fatalf("batch sync: %v, want the sync's failure", err)
+	}
+	for _, c := range lost {
+		if ok, _ := s.Has(t.Context(), Sum(c)); ok {
+			t.Fatal("a blob of a failed batch is visible")
+		}
+	}
+	l.packs.syncFile = datasync
+	b = s.Batch()
+	for _, c := range lost {
+		if written, err := b.Put(t.Context(), Sum(c), bytes.NewReader(c)); err != nil || !written {
+			t.Fatalf("put again: %v, %v", written, err)
+		}
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, lost...)
+	checkAll(t, s, l, kept)
+	s2, l2 := packTest(t, dir, key, 5000, 1<<20)
+	checkAll(t, s2, l2, kept)
 }

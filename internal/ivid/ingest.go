@@ -187,6 +187,8 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 	}
 	ps := make([]pendingItem, len(items))
 	first := map[string]int{} // SHA-256 -> first item of the group with it
+	batch := s.blobs.Batch()
+	var put []int // items whose content went into batch
 	for i, it := range items {
 		p := &ps[i]
 		p.m = mediaFromRecord(it.rec)
@@ -203,9 +205,16 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 			continue
 		}
 		if p.isNew || !existing.Stored {
-			if _, err := s.putContent(ctx, p.m.SHA256, it); err != nil {
+			if _, err := s.putContent(ctx, batch, p.m.SHA256, it); err != nil {
 				p.err = fmt.Errorf("store %s: %w", it.fileName, err)
+			} else {
+				put = append(put, i)
 			}
+		}
+	}
+	if err := batch.Sync(); err != nil {
+		for _, i := range put {
+			ps[i].err = fmt.Errorf("store %s: %w", items[i].fileName, err)
 		}
 	}
 	// commit records the items idx in one transaction, on a copy of their
@@ -305,20 +314,20 @@ func (s *Service) recordItem(ctx context.Context, tx Tx, a Actor, caseID CaseID,
 	return s.appendAudit(ctx, tx, a, "media.contribute", obj("media", int64(p.m.ID)), fmt.Sprintf("case=%d new=%v", caseID, p.isNew))
 }
 
-func (s *Service) putContent(ctx context.Context, sha256 string, h Hashed) (bool, error) {
+func (s *Service) putContent(ctx context.Context, b *blob.Batch, sha256 string, h Hashed) (bool, error) {
 	id, err := blob.ParseID(sha256)
 	if err != nil {
 		return false, err
 	}
 	if h.data != nil {
-		return s.blobs.Put(ctx, id, bytes.NewReader(h.data))
+		return b.Put(ctx, id, bytes.NewReader(h.data))
 	}
 	f, err := os.Open(h.path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	return s.blobs.Put(ctx, id, f)
+	return b.Put(ctx, id, f)
 }
 
 func mediaFromRecord(rec filehash.Record) Media {

@@ -22,6 +22,8 @@ import (
 // BlobStore keeps media content; the blob package's encrypted Store is one.
 type BlobStore interface {
 	Put(ctx context.Context, id blob.ID, r io.Reader) (bool, error)
+	// Batch puts a contribution group's content with one disk sync.
+	Batch() *blob.Batch
 	Get(ctx context.Context, id blob.ID) (io.ReadCloser, error)
 }
 
