@@ -16,6 +16,13 @@
 // many are in flight at once: phases of independent reads, each requested
 // well ahead of its use (prefetch), and no branch on data that mispredicts
 // often.
+//
+// Tried and measured, not kept (10 M uniform codes, radius 31): entries
+// carrying 96 more bits of their code, to rule out candidates without
+// reading the code, cut the codes read from 2,933 to 159 a query, but the
+// entries' phase, four times the bytes, took 120 µs more (70 -> 190 µs)
+// where the codes' phase saved 105 (123 -> 18), and the index took 2.1
+// GiB instead of 0.97.
 package hamming
 
 import (
