@@ -365,13 +365,27 @@ func TestPackConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			// Odd workers put in batches of 3, whose syncs and the packs'
+			// sealing interleave with the others' appends.
+			batch := s.Batch()
 			for i := range each {
 				b := content(500+100*i+w, uint64(w*100+i))
-				if _, err := s.Put(context.Background(), Sum(b), bytes.NewReader(b)); err != nil {
+				put := s.Put
+				if w%2 == 1 {
+					put = batch.Put
+				}
+				if _, err := put(context.Background(), Sum(b), bytes.NewReader(b)); err != nil {
 					t.Error(err)
 					return
 				}
 				all[w] = append(all[w], b)
+				if w%2 == 1 && i%3 != 2 {
+					continue
+				}
+				if err := batch.Sync(); err != nil {
+					t.Error(err)
+					return
+				}
 				got, err := readAll(t, s, Sum(all[w][0]))
 				if err != nil || !bytes.Equal(got, all[w][0]) {
 					t.Errorf("worker %d: read back %d bytes, %v", w, len(got), err)
