@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ivid-project/ivid/internal/auth"
@@ -36,6 +38,51 @@ type fixture struct {
 	user   map[string]ivid.User
 	token  map[string]string
 	blobs  *blob.Local
+	disk   *flakyBackend
+}
+
+// flakyBackend is the fixture's blob backend: the local one, whose
+// commits fail while fail is set, as on a disk that stopped writing.
+type flakyBackend struct {
+	*blob.Local
+	fail atomic.Bool
+}
+
+var errDiskFailed = errors.New("test: the disk failed")
+
+func (b *flakyBackend) Create(ctx context.Context, name string) (blob.PendingFile, error) {
+	pf, err := b.Local.Create(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyFile{pf, b}, nil
+}
+
+type flakyFile struct {
+	blob.PendingFile
+	b *flakyBackend
+}
+
+func (f *flakyFile) Commit() error {
+	if f.b.fail.Load() {
+		f.PendingFile.Abort()
+		return errDiskFailed
+	}
+	return f.PendingFile.Commit()
+}
+
+// CommitDeferred fails at the flush, where a batch's sync fails.
+func (f *flakyFile) CommitDeferred() (func() error, error) {
+	if f.b.fail.Load() {
+		f.PendingFile.Abort()
+		return func() error { return errDiskFailed }, nil
+	}
+	if dc, ok := f.PendingFile.(interface {
+		CommitDeferred() (func() error, error)
+	}); ok {
+		return dc.CommitDeferred()
+	}
+	return func() error { return nil }, f.PendingFile.Commit()
 }
 
 // users of the fixture: name -> agency, roles.
@@ -64,7 +111,8 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := blob.Open(ctx, be, blob.GenerateKey())
+	disk := &flakyBackend{Local: be}
+	bs, err := blob.Open(ctx, disk, blob.GenerateKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +123,7 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobs: be}
+	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobs: be, disk: disk}
 	if _, _, err := svc.Bootstrap(ctx, "root", "root-password-long-enough"); err != nil {
 		t.Fatal(err)
 	}

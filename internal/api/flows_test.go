@@ -461,3 +461,47 @@ func TestSignInWithTOTP(t *testing.T) {
 		}
 	})
 }
+
+// TestContributeDiskFails: when the blob store's sync fails for a group,
+// every file of it is answered with an error and nothing of it is
+// recorded; once the disk is back, the same files are stored as new.
+func TestContributeDiskFails(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		cs := f.newCase("fr-specialist", "FR-DISK", ivid.SharingAgency)
+		files := map[string][]byte{}
+		for i := range 3 {
+			files[fmt.Sprintf("p%d.jpg", i)] = scene(t, 60+i, demo.Variants[0])
+		}
+		f.disk.fail.Store(true)
+		st, res := f.upload("fr-specialist", cs.ID, files)
+		if st != 200 || len(res) != 3 {
+			t.Fatalf("upload: %d, %d results", st, len(res))
+		}
+		for _, r := range res {
+			if r.Status != 500 || r.Comparison != nil {
+				t.Fatalf("%s answered %d %q while the disk failed", r.File, r.Status, r.Error)
+			}
+		}
+		var items []ivid.Media
+		if st := f.json("fr-specialist", "GET", "/api/v1/cases/"+itoa(int64(cs.ID))+"/media", nil, &items); st != 200 || len(items) != 0 {
+			t.Fatalf("case media after the failure: %d, %d items", st, len(items))
+		}
+		if n := f.countBlobs(); n != 0 {
+			t.Fatalf("%d blobs stored", n)
+		}
+		f.disk.fail.Store(false)
+		st, res = f.upload("fr-specialist", cs.ID, files)
+		if st != 200 || len(res) != 3 {
+			t.Fatalf("upload again: %d, %d results", st, len(res))
+		}
+		for _, r := range res {
+			if r.Status != 200 || r.Comparison == nil || !r.Comparison.New {
+				t.Fatalf("%s answered %d %q once the disk is back", r.File, r.Status, r.Error)
+			}
+		}
+		if n := f.countBlobs(); n != 3 {
+			t.Fatalf("%d blobs stored, want 3", n)
+		}
+	})
+}
