@@ -72,6 +72,7 @@ func newBenchHashCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.hash.mode, "pdq-mode", "full", "full or cli512")
 	f.BoolVar(&o.hash.fast, "fast", false, fastUsage)
 	f.BoolVar(&o.hash.dihedral, "dihedral", false, "also compute dihedral hashes")
+	o.hash.decoders.add(f)
 	f.IntVar(&o.repeat, "repeat", 3, "measured passes; the median pass is reported")
 	f.IntVar(&o.warmups, "warmup", 1, "unmeasured passes first (fills the page cache)")
 	return cmd
@@ -93,6 +94,9 @@ func runBenchHash(ctx context.Context, o benchHashOptions, dirs []string, out io
 	if err != nil {
 		return err
 	}
+	var stop func()
+	fopts.Decoders, stop = o.hash.decoders.start(out)
+	defer stop()
 	pass := func() (benchPass, error) {
 		var p benchPass
 		jobs := make(chan filehash.Job)
@@ -137,8 +141,8 @@ func runBenchHash(ctx context.Context, o benchHashOptions, dirs []string, out io
 	per := func(d time.Duration) string {
 		return fmt.Sprintf("%8.2f ms/image  %5.1f %%", float64(d.Microseconds())/1000/float64(p.images), 100*d.Seconds()/cpu.Seconds())
 	}
-	fmt.Fprintf(out, "ivid bench hash: %d files (%d images, %d failed), %.1f MB, mode %s, %d workers, median of %d passes\n",
-		p.files, p.images, p.failed, float64(p.bytes)/1e6, fopts.Mode, o.hash.workers, o.repeat)
+	fmt.Fprintf(out, "ivid bench hash: %d files (%d images, %d failed), %.1f MB, mode %s, %d workers, median of %d passes; decoded in worker processes: %v\n",
+		p.files, p.images, p.failed, float64(p.bytes)/1e6, fopts.Mode, o.hash.workers, o.repeat, fopts.Decoders != nil)
 	fmt.Fprintf(out, "  wall time          %8.3f s\n", secs)
 	fmt.Fprintf(out, "  images/s           %8.1f\n", float64(p.images)/secs)
 	fmt.Fprintf(out, "  images/s per core  %8.1f   (images / busy worker-seconds)\n", float64(p.images)/cpu.Seconds())

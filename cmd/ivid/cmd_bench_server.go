@@ -44,8 +44,8 @@ type benchServer struct {
 	stop       func()
 }
 
-func startBenchServer(ctx context.Context, dir string, hashers int) (*benchServer, error) {
-	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", TOTPOptional: true, Hashers: hashers})
+func startBenchServer(ctx context.Context, dir string, hashers int, decoders *filehash.Decoders) (*benchServer, error) {
+	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", TOTPOptional: true, Hashers: hashers, Decoders: decoders})
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +101,13 @@ func startBenchServer(ctx context.Context, dir string, hashers int) (*benchServe
 }
 
 type benchIngestOptions struct {
-	dir     string
-	n       int
-	workers int
-	repeat  int
-	batch   int
-	size    string
+	dir      string
+	n        int
+	workers  int
+	repeat   int
+	batch    int
+	size     string
+	decoders decoderFlag
 }
 
 func newBenchIngestCommand(g *globalOptions) *cobra.Command {
@@ -134,6 +135,7 @@ that a shared machine's changing load weighs on both sides of each pair.`,
 	f.StringVar(&o.dir, "dir", "", "folder of photos (default: generated)")
 	f.IntVar(&o.n, "n", 60, "photos to generate")
 	f.StringVar(&o.size, "size", "1600x1067", "size of the generated photos (4032x3024: a 12-megapixel phone camera's)")
+	o.decoders.add(f)
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "hashing workers, and files the server hashes at once")
 	f.IntVar(&o.batch, "batch", 256, "files a contribution request (1: one request per file, --jobs requests at once)")
 	f.IntVar(&o.repeat, "repeat", 3, "measured runs of each; medians are reported")
@@ -183,12 +185,23 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	serverProcs()
 	procs := runtime.GOMAXPROCS(0)
 	clientProcs()
-	fmt.Fprintf(out, "ivid bench ingest: %d files (%.1f MiB), %d workers, %d files a request, %d runs; GOMAXPROCS %d for hashing, %d for the server\n",
-		len(files), float64(total)/(1<<20), o.workers, o.batch, o.repeat, runtime.GOMAXPROCS(0), procs)
+	// Both sides decode alike: in process, or with --isolate-decoders in
+	// worker processes.
+	decoders, stop := o.decoders.start(out)
+	defer stop()
+	// used is the processor time of this process and its decoders.
+	used := func() time.Duration {
+		if decoders == nil {
+			return cpuTime()
+		}
+		return cpuTime() + decoders.ProcessTime()
+	}
+	fmt.Fprintf(out, "ivid bench ingest: %d files (%.1f MiB), %d workers, %d files a request, %d runs; GOMAXPROCS %d for hashing, %d for the server; images decoded in worker processes: %v\n",
+		len(files), float64(total)/(1<<20), o.workers, o.batch, o.repeat, runtime.GOMAXPROCS(0), procs, decoders != nil)
 	// Each side runs with its command's processors: see serverProcs.
 	hashOnce := func() (time.Duration, time.Duration, error) {
 		clientProcs()
-		start, cpu := time.Now(), cpuTime()
+		start, cpu := time.Now(), used()
 		jobs := make(chan filehash.Job)
 		go func() {
 			for _, f := range files {
@@ -198,21 +211,21 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 		}()
 		// The server hashes with the 8 rotations and flips (it compares
 		// them), so the baseline is 'ivid hash --dihedral'.
-		err := filehash.Run(ctx, jobs, o.workers, filehash.Options{Dihedral: true}, func(filehash.Result) error { return nil })
-		return time.Since(start), cpuTime() - cpu, err
+		err := filehash.Run(ctx, jobs, o.workers, filehash.Options{Dihedral: true, Decoders: decoders}, func(filehash.Result) error { return nil })
+		return time.Since(start), used() - cpu, err
 	}
 	// contributeOnce contributes the files into a fresh server, and
 	// counts its group commits (each syncs the disk).
 	var commits float64
 	contributeOnce := func(run int) (time.Duration, time.Duration, error) {
 		serverProcs()
-		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), o.workers)
+		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), o.workers, decoders)
 		if err != nil {
 			return 0, 0, err
 		}
 		defer bs.stop()
 		cl := &client.Client{Base: bs.base, Token: bs.specialist}
-		start, cpu := time.Now(), cpuTime()
+		start, cpu := time.Now(), used()
 		var firstErr atomic.Value
 		if o.batch == 1 {
 			// One request per file, as many at once as workers.
@@ -244,12 +257,12 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 				}
 			}
 		}
-		wall, used := time.Since(start), cpuTime()-cpu
+		wall, spent := time.Since(start), used()-cpu
 		err, _ = firstErr.Load().(error)
 		if err == nil {
 			commits, err = bs.metric(ctx, "ivid_contribution_commits_total")
 		}
-		return wall, used, err
+		return wall, spent, err
 	}
 
 	var hashT, ingestT, hashCPU, ingestCPU []time.Duration
@@ -379,7 +392,7 @@ func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bs, err := startBenchServer(ctx, tmp, serverProcs())
+	bs, err := startBenchServer(ctx, tmp, serverProcs(), nil)
 	if err != nil {
 		return err
 	}

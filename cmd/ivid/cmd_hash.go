@@ -26,6 +26,7 @@ type hashOptions struct {
 	workers        int
 	maxPixels      int64
 	decodeLimit    time.Duration
+	decoders       decoderFlag
 	video          videoFlags
 }
 
@@ -95,6 +96,7 @@ a usage error.`,
 	f.IntVarP(&o.workers, "jobs", "j", runtime.NumCPU(), "files hashed in parallel")
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this (decompression bombs)")
 	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, decodeLimitUsage)
+	o.decoders.add(f)
 	o.video.add(f)
 	return cmd
 }
@@ -142,6 +144,9 @@ func runHash(ctx context.Context, o hashOptions, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	var stop func()
+	fopts.Decoders, stop = o.decoders.start(stderr)
+	defer stop()
 	format := filehash.Text
 	switch {
 	case o.json:

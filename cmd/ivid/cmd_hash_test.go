@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -131,5 +132,21 @@ func TestBenchHash(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestHashIsolated: with --isolate-decoders the output, the messages and
+// the exit status are the same as decoding in process.
+func TestHashIsolated(t *testing.T) {
+	dir := mixedFolder(t)
+	code, out, errs := runIvid(t, "hash", "-r", "--json", "--dihedral", dir)
+	icode, iout, ierrs := runIvid(t, "hash", "-r", "--json", "--dihedral", "--isolate-decoders", dir)
+	sorted := func(s string) []string {
+		l := strings.Split(strings.TrimSpace(s), "\n")
+		slices.Sort(l)
+		return l
+	}
+	if icode != code || !slices.Equal(sorted(iout), sorted(out)) || !slices.Equal(sorted(ierrs), sorted(errs)) {
+		t.Fatalf("isolated: exit %d\n%s\n%s\nin process: exit %d\n%s\n%s", icode, iout, ierrs, code, out, errs)
 	}
 }

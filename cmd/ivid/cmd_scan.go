@@ -30,6 +30,7 @@ type scanOptions struct {
 	fast             bool
 	maxPixels        int64
 	decodeLimit      time.Duration
+	decoders         decoderFlag
 	video            videoFlags
 }
 
@@ -71,6 +72,7 @@ only).`,
 	f.BoolVar(&o.fast, "fast", false, fastUsage)
 	f.Int64Var(&o.maxPixels, "max-pixels", media.DefaultMaxPixels, "refuse images and video frames with more pixels than this")
 	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, decodeLimitUsage)
+	o.decoders.add(f)
 	o.video.add(f)
 	return cmd
 }
@@ -113,6 +115,9 @@ func runScan(ctx context.Context, o scanOptions, roots []string, stdout, stderr 
 	if opts.Video, err = o.video.options(o.maxPixels); err != nil {
 		return err
 	}
+	var stop func()
+	opts.Decoders, stop = o.decoders.start(stderr)
+	defer stop()
 	if !o.quiet {
 		bar = newProgressBar(stderr)
 		opts.Progress = bar.update

@@ -49,6 +49,7 @@ type serveOptions struct {
 	insecureCookies bool
 	totpOptional    bool
 	decodeLimit     time.Duration
+	decoders        decoderFlag
 	video           videoFlags
 }
 
@@ -79,6 +80,7 @@ overrides).`,
 	f.BoolVar(&o.insecureCookies, "insecure-cookies", false, "session cookies without the Secure flag (plain HTTP off localhost; never in production)")
 	f.BoolVar(&o.totpOptional, "totp-optional", false, "do not require a second factor of specialists and admins (training only)")
 	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, "answer a contributed image whose decoding takes longer than this with an error (0: no limit)")
+	o.decoders.add(f)
 	o.video.add(f)
 	// Contributed videos are always hashed at every frame (see ivid.Config.Video).
 	f.Lookup("seconds-per-hash").Hidden = true
@@ -93,6 +95,9 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer, rea
 	cfg.AdminPassword = ivid.BootstrapPassword()
 	cfg.Hashers = serverProcs()
 	cfg.DecodeLimit = limitOption(o.decodeLimit)
+	var stop func()
+	cfg.Decoders, stop = o.decoders.start(stderr)
+	defer stop()
 	log.Info("processors", "hashers", cfg.Hashers, "gomaxprocs", runtime.GOMAXPROCS(0))
 	var err error
 	if cfg.Video, err = o.video.options(0); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
@@ -29,6 +30,7 @@ import (
 // process (for kill -9 tests): IVID_TEST_RUN_MAIN holds the arguments;
 // IVID_TEST_STUCK runs a command that never ends its work.
 func TestMain(m *testing.M) {
+	filehash.ServeDecoder() // the commands' decoder workers are this binary
 	if args := os.Getenv("IVID_TEST_RUN_MAIN"); args != "" {
 		var a []string
 		if err := json.Unmarshal([]byte(args), &a); err != nil {
@@ -409,7 +411,7 @@ func TestServerDemo(t *testing.T) {
 func TestContributeCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), 0)
+	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

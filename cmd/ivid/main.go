@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ivid-project/ivid/internal/filehash"
 )
 
 // Exit codes: 0 all good, 1 some inputs failed, 2 usage error.
@@ -92,7 +94,10 @@ func isCobraUsage(err error) bool {
 	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
-func main() { os.Exit(runWithSignals(os.Args[1:], run)) }
+func main() {
+	filehash.ServeDecoder() // when started as a decoder worker
+	os.Exit(runWithSignals(os.Args[1:], run))
+}
 
 // runWithSignals runs a command whose context an interrupt or SIGTERM
 // cancels, for an orderly stop; a second one ends the process at once, as

@@ -105,6 +105,9 @@ type Options struct {
 	// Stuck, if set, counts the decodings abandoned at DecodeLimit that
 	// are still running: each is counted until it ends, if it ever does.
 	Stuck *atomic.Int64
+	// Decoders, if set, decodes images in worker processes, which are
+	// stopped at DecodeLimit rather than abandoned.
+	Decoders *Decoders
 	// VideoCropped also hashes, for a video with black bars, the picture
 	// inside them into Record.VPDQCropped, so that copies with bars added
 	// or removed can be matched; VPDQ keeps the reference's hashes.
@@ -314,6 +317,9 @@ func (h *Hasher) Reader(name string, r io.Reader, size int64) (Record, Timing, e
 // left to finish (or not) on its own goroutine with the buffers it holds,
 // and the Hasher takes new ones.
 func (h *Hasher) decodeWithin(rec Record, tm Timing, data []byte) (Record, Timing, error) {
+	if h.opts.Decoders != nil {
+		return h.decodeIsolated(rec, tm, data)
+	}
 	if h.opts.DecodeLimit < 0 {
 		return h.decode(h.scratch, rec, tm, data)
 	}

@@ -131,7 +131,7 @@ func (s *Service) hashUpload(a Actor, fileName string, hash func(*filehash.Hashe
 	select {
 	case h = <-s.hashers:
 	default:
-		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, DecodeLimit: s.cfg.DecodeLimit, Stuck: &s.stuck, Video: s.denseVideo(), VideoCropped: true})
+		h = filehash.New(filehash.Options{Mode: pdq.Full, Dihedral: s.cfg.Dihedral, MaxPixels: s.cfg.MaxPixels, DecodeLimit: s.cfg.DecodeLimit, Stuck: &s.stuck, Decoders: s.cfg.Decoders, Video: s.denseVideo(), VideoCropped: true})
 	}
 	rec, err := hash(h)
 	select {

@@ -81,7 +81,7 @@ func (s *Service) LookupFile(ctx context.Context, a Actor, name, path string) (L
 	if err := a.require(PermReadFacts); err != nil {
 		return LookupResult{}, err
 	}
-	rec, _, err := filehash.New(filehash.Options{Dihedral: true, MaxPixels: s.cfg.MaxPixels, DecodeLimit: s.cfg.DecodeLimit, Stuck: &s.stuck, Video: s.denseVideo()}).FileContext(ctx, path)
+	rec, _, err := filehash.New(filehash.Options{Dihedral: true, MaxPixels: s.cfg.MaxPixels, DecodeLimit: s.cfg.DecodeLimit, Stuck: &s.stuck, Decoders: s.cfg.Decoders, Video: s.denseVideo()}).FileContext(ctx, path)
 	if err != nil && rec.SHA256 == "" {
 		return LookupResult{}, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	// DecodeLimit is filehash.Options.DecodeLimit for contributed images
 	// (0: filehash.DefaultDecodeLimit; negative: none).
 	DecodeLimit time.Duration
+	// Decoders is filehash.Options.Decoders: if set, images are decoded
+	// in worker processes, stopped at DecodeLimit.
+	Decoders *filehash.Decoders
 	// Video hashes uploaded videos with vPDQ, at every frame whatever
 	// SecondsPerHash says (each is a known video for later queries, which
 	// compare their frames at one a second); nil gives videos digests only.

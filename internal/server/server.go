@@ -19,6 +19,7 @@ import (
 	"github.com/ivid-project/ivid/internal/api"
 	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
+	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
 	"github.com/ivid-project/ivid/internal/vpdq"
@@ -48,7 +49,9 @@ type Config struct {
 	Hashers int
 	// DecodeLimit is ivid.Config.DecodeLimit.
 	DecodeLimit time.Duration
-	Log         *slog.Logger
+	// Decoders is ivid.Config.Decoders.
+	Decoders *filehash.Decoders
+	Log      *slog.Logger
 }
 
 // EnvMasterKey names the variable that may hold the master key.
@@ -173,7 +176,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets, DecodeLimit: cfg.DecodeLimit})
+	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets, DecodeLimit: cfg.DecodeLimit, Decoders: cfg.Decoders})
 	if err != nil {
 		return fail(err)
 	}

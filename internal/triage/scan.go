@@ -84,6 +84,8 @@ type Options struct {
 	// DecodeLimit is filehash.Options.DecodeLimit: an image whose decoding
 	// passes it is reported as failed, and the scan goes on.
 	DecodeLimit time.Duration
+	// Decoders is filehash.Options.Decoders.
+	Decoders *filehash.Decoders
 	// Video, when set, hashes videos with vPDQ and matches them against
 	// the known videos of the sets; otherwise videos get digests only.
 	Video *vpdq.Options
@@ -195,7 +197,7 @@ func Scan(ctx context.Context, sets *Sets, o Options) (*Summary, error) {
 		}
 	}()
 	w := bufio.NewWriterSize(journal, 1<<16)
-	fopts := filehash.Options{Mode: o.Mode, Fast: o.Fast, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, DecodeLimit: o.DecodeLimit, Video: o.Video}
+	fopts := filehash.Options{Mode: o.Mode, Fast: o.Fast, Dihedral: o.Dihedral, MaxPixels: o.MaxPixels, DecodeLimit: o.DecodeLimit, Decoders: o.Decoders, Video: o.Video}
 	runErr := filehash.Run(ctx, jobs, o.Workers, fopts, func(r filehash.Result) error {
 		it := st.classify(sets, r, o.Dihedral)
 		b, err := json.Marshal(it)
