@@ -27,6 +27,8 @@ func TestMain(m *testing.M) {
 				select {}
 			case strings.HasPrefix(base, "panic"):
 				panic("decoder bug on " + base)
+			case strings.HasPrefix(base, "environ"):
+				panic(fmt.Sprint("environment: ", os.Environ()))
 			case strings.HasPrefix(base, "exit"):
 				fmt.Fprintln(os.Stderr, "fatal error: stack overflow (a test's stand-in)")
 				os.Exit(2)
@@ -153,4 +155,22 @@ func TestIsolatedFatal(t *testing.T) {
 	if _, _, err := h.Reader("ok.jpg", bytes.NewReader(photo), int64(len(photo))); err != nil {
 		t.Fatalf("after a panic: %v", err)
 	}
+}
+
+// TestIsolatedEnvironment: a worker gets none of ivid's environment
+// (database URLs, passwords and tokens are passed that way).
+func TestIsolatedEnvironment(t *testing.T) {
+	t.Setenv("IVID_TEST_SECRET", "s3cret")
+	photo, err := os.ReadFile(filepath.Join(mediaTestdata, "exif-full.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{Decoders: testDecoders(t)})
+	defer func() {
+		p, ok := recover().(*decoderPanic)
+		if !ok || !strings.Contains(p.String(), "environment: [") || strings.Contains(p.String(), "s3cret") {
+			t.Fatalf("worker's environment: %v", p)
+		}
+	}()
+	h.Reader("environ.jpg", bytes.NewReader(photo), int64(len(photo)))
 }
