@@ -174,3 +174,28 @@ func TestIsolatedEnvironment(t *testing.T) {
 	}()
 	h.Reader("environ.jpg", bytes.NewReader(photo), int64(len(photo)))
 }
+
+// FuzzReadFrame: whatever a worker (one taken over by a crafted file,
+// say) writes back, reading it neither panics nor takes more than the
+// frame's bounds, and a frame written is read back the same.
+func FuzzReadFrame(f *testing.F) {
+	var good bytes.Buffer
+	writeFrame(&good, decodeResponse{Record: Record{Path: "a.jpg", Width: 3}, Success: true}, nil)
+	f.Add(good.Bytes())
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, '{', '}'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var resp decodeResponse
+		if err := readFrame(bytes.NewReader(b), &resp, nil, 0); err != nil {
+			return
+		}
+		var again bytes.Buffer
+		if err := writeFrame(&again, resp, nil); err != nil {
+			t.Fatal(err)
+		}
+		var back decodeResponse
+		if err := readFrame(&again, &back, nil, 0); err != nil || jsonOf(t, back.Record) != jsonOf(t, resp.Record) {
+			t.Fatalf("a frame read does not read back the same: %v", err)
+		}
+	})
+}
