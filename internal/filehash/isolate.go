@@ -25,8 +25,10 @@ import (
 // Options.DecodeLimit is abandoned and keeps its processor; in a worker it
 // is stopped, the process killed. A decoder's fatal error (a stack
 // overflow or running out of memory, which recover cannot catch) then
-// fails one file instead of ending the program. The cost is the image's
-// bytes copied through a pipe. Idle workers are kept for the next file.
+// fails one file instead of ending the program. Idle workers are kept for
+// the next file. The cost, measured on 1600×1067 photos two at a time:
+// about 1 ms of processor an image (11 %), half of it the decoding itself
+// running slower in the worker, half the round trip.
 // Decoders is safe for concurrent use.
 type Decoders struct {
 	exe    string
