@@ -3,6 +3,7 @@ package filehash
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -198,15 +199,15 @@ type decodeOptions struct {
 	Fast      bool     `json:"fast"`
 }
 
-// decodeResponse is a worker's answer: the record as decode left it, or
-// its error with the class callers test with errors.Is, or a panic.
+// decodeResponse is a worker's answer: the record as decode left it, and
+// its error (none if empty) with the class callers test with errors.Is,
+// or a panic.
 type decodeResponse struct {
-	Record  Record `json:"record"`
-	Timing  Timing `json:"timing"`
-	Error   string `json:"error,omitempty"`
-	Class   string `json:"class,omitempty"`
-	Panic   string `json:"panic,omitempty"`
-	Success bool   `json:"success"`
+	Record Record `json:"record"`
+	Timing Timing `json:"timing"`
+	Error  string `json:"error,omitempty"`
+	Class  string `json:"class,omitempty"`
+	Panic  string `json:"panic,omitempty"`
 }
 
 // errorClasses are the errors a decoding returns that callers tell apart.
@@ -321,7 +322,7 @@ func (h *Hasher) decodeIsolated(rec Record, tm Timing, data []byte) (Record, Tim
 	}
 	rec = resp.Record
 	tm.Decode, tm.PDQ = resp.Timing.Decode, resp.Timing.PDQ
-	if resp.Success {
+	if resp.Error == "" {
 		return rec, tm, nil
 	}
 	err = errors.New(resp.Error)
@@ -380,9 +381,9 @@ func decodeOne(h *Hasher, req decodeRequest, data []byte) (resp decodeResponse) 
 		}
 	}()
 	rec, tm, err := h.decode(h.scratch, req.Record, Timing{}, data)
-	resp = decodeResponse{Record: rec, Timing: tm, Success: err == nil}
+	resp = decodeResponse{Record: rec, Timing: tm}
 	if err != nil {
-		resp.Error = err.Error()
+		resp.Error = cmp.Or(err.Error(), "decoding failed")
 		for name, class := range errorClasses {
 			if errors.Is(err, class) {
 				resp.Class = name

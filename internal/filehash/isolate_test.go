@@ -180,7 +180,7 @@ func TestIsolatedEnvironment(t *testing.T) {
 // frame's bounds, and a frame written is read back the same.
 func FuzzReadFrame(f *testing.F) {
 	var good bytes.Buffer
-	writeFrame(&good, decodeResponse{Record: Record{Path: "a.jpg", Width: 3}, Success: true}, nil)
+	writeFrame(&good, decodeResponse{Record: Record{Path: "a.jpg", Width: 3}}, nil)
 	f.Add(good.Bytes())
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, '{', '}'})
