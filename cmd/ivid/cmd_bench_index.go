@@ -26,6 +26,8 @@ type benchIndexOptions struct {
 	dist    string
 	queries int
 	brute   int
+	inserts int
+	rate    int
 }
 
 func newBenchIndexCommand(g *globalOptions) *cobra.Command {
@@ -44,6 +46,8 @@ func newBenchIndexCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.dist, "dist", "uniform", "uniform, clustered or correlated")
 	f.IntVar(&o.queries, "queries", 2000, "queries for latency and throughput")
 	f.IntVar(&o.brute, "brute-queries", 20, "queries also answered by brute force (recall and its latency)")
+	f.IntVar(&o.inserts, "inserts", 0, "then insert this many new hashes while queries run, as contributions do, and measure the queries meanwhile")
+	f.IntVar(&o.rate, "insert-rate", 20000, "inserts a second during --inserts (0: as fast as they go)")
 	return cmd
 }
 
@@ -78,8 +82,8 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 	if d != hamming.Uniform && d != hamming.Clustered && d != hamming.Correlated {
 		return usageError{fmt.Errorf("--dist must be uniform, clustered or correlated")}
 	}
-	if o.n < 1 || o.queries < 1 || o.radius < 0 || o.radius > pdq.Size {
-		return usageError{fmt.Errorf("--n and --queries must be positive, --radius 0..256")}
+	if o.n < 1 || o.queries < 1 || o.radius < 0 || o.radius > pdq.Size || o.inserts < 0 || o.rate < 0 {
+		return usageError{fmt.Errorf("--n and --queries must be positive, --radius 0..256, --inserts and --insert-rate not negative")}
 	}
 	fmt.Fprintf(out, "ivid bench index: n=%d dist=%s radius=%d, %d cores\n", o.n, d, o.radius, runtime.NumCPU())
 	t0 := time.Now()
@@ -186,7 +190,60 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 		fmt.Fprintf(out, "  brute  p50 %7.3f ms  (%d queries)  -> index is %.0fx faster\n", bp50, nb, bp50/max(p(0.5), 0.001))
 		fmt.Fprintf(out, "  recall %.2f %% (%d of %d brute-force matches)\n", recall, got, want)
 	}
+	if o.inserts > 0 {
+		benchIndexWhileInserting(ctx, out, x, d, qs, o)
+	}
 	return nil
+}
+
+// benchIndexWhileInserting inserts new hashes, at o.rate a second, while
+// every core but one queries: the index must stay fast while it grows, as
+// the server's does with every contribution.
+func benchIndexWhileInserting(ctx context.Context, out io.Writer, x *hamming.Index, d hamming.Distribution, qs []pdq.Hash, o benchIndexOptions) {
+	fresh := hamming.Generate(d, o.inserts, 7)
+	first := uint64(x.Len())
+	var (
+		done    atomic.Bool
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		lat     []time.Duration
+		started = time.Now()
+	)
+	readers := max(1, runtime.NumCPU()-1)
+	for g := range readers {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := g; !done.Load() && ctx.Err() == nil; i++ {
+				s := time.Now()
+				x.Range(qs[i%len(qs)], o.radius)
+				mine = append(mine, time.Since(s))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	var slowest time.Duration
+	for i, h := range fresh {
+		if ctx.Err() != nil {
+			break
+		}
+		if o.rate > 0 {
+			if wait := time.Duration(float64(i)/float64(o.rate)*float64(time.Second)) - time.Since(started); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		s := time.Now()
+		x.Insert(hamming.Entry{ID: first + uint64(i), Hash: h})
+		slowest = max(slowest, time.Since(s))
+	}
+	elapsed := time.Since(started)
+	done.Store(true)
+	wg.Wait()
+	slices.Sort(lat)
+	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	fmt.Fprintf(out, "  while inserting %d hashes (%.0f a second, %d readers): p50 %.3f ms  p99 %.3f ms  max %.1f ms  %.0f queries/s; slowest insert %.1f ms\n",
+		len(fresh), float64(len(fresh))/elapsed.Seconds(), readers, p(0.5), p(0.99), float64(lat[len(lat)-1].Microseconds())/1000, float64(len(lat))/elapsed.Seconds(), float64(slowest.Microseconds())/1000)
 }
 
 // printReadCost prints what a random read costs over a table the size of

@@ -30,6 +30,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/ivid-project/ivid/internal/pdq"
@@ -50,28 +51,120 @@ type Entry struct {
 }
 
 // maxDelta is how many inserted entries are scanned by brute force before
-// the writer folds them into the multi-index.
+// they are folded into a multi-index.
 const maxDelta = 8192
 
 // Index is safe for many concurrent readers and one writer.
+//
+// Entries live in tiers, each queried in turn: st, the bulk; mid, what
+// was inserted since st was built, while it is under a sixteenth of st;
+// and the latest inserts, scanned by brute force. Folding the latest into
+// mid, or everything into a new st, builds in the background: at 10
+// million entries a build takes seconds, during which queries answer from
+// the old tiers and inserts go on. Only the swap holds the lock.
 type Index struct {
-	mu sync.RWMutex
-	st *static
-	// Entries inserted since the last build, scanned by brute force.
+	mu  sync.RWMutex
+	st  *static
+	mid *static // nil when empty
+	// Entries being built into a new tier by fold, still scanned here.
+	folding []Entry
+	// Entries inserted since, scanned by brute force.
 	delta []Entry
+	fold  *fold // the running fold, if any
 	// Per-query work lists, reused.
 	scratch sync.Pool
+	// foldHook, if set (by tests), runs in a fold after its build, before
+	// the swap.
+	foldHook func()
 }
 
-// static is an immutable multi-index over a set of entries. Codes are kept
-// in the order of chunk 0's value, so chunk 0's buckets are ranges of codes
+// fold is a tier being built in the background.
+type fold struct {
+	done chan struct{}
+	// Deleted while it ran: it may have read them before the deletion, so
+	// the deletion is replayed on the tier it built.
+	deleted []Entry
+}
+
+// foldIfDueLocked starts a fold when enough was inserted or deleted: the
+// latest inserts into mid, or, once mid (with them) reaches a sixteenth of
+// st or half of st is deleted, everything into a new st. Folds run one at
+// a time; inserts meanwhile wait in delta for the next.
+func (x *Index) foldIfDueLocked() {
+	if x.fold != nil {
+		return
+	}
+	st, mid := x.st, x.mid
+	midLive, midCodes := 0, 0
+	if mid != nil {
+		midLive, midCodes = mid.live, len(mid.codes)
+	}
+	all := len(st.codes) > maxDelta && st.live < len(st.codes)/2
+	switch {
+	case all:
+	case len(x.delta) >= maxDelta:
+		all = midLive+len(x.delta) >= st.live/16
+	case midCodes > maxDelta && midLive < midCodes/2:
+	default:
+		return
+	}
+	f := &fold{done: make(chan struct{})}
+	x.fold, x.folding, x.delta = f, x.delta, nil
+	sources := []*static{mid}
+	if all {
+		sources = append(sources, st)
+	}
+	folding, hook := x.folding, x.foldHook
+	go func() {
+		// Deletions mark the tiers' bitsets atomically, so they can be read
+		// here without the lock; one that lands after its entry was read is
+		// replayed below.
+		n := len(folding)
+		for _, t := range sources {
+			if t != nil {
+				n += len(t.codes)
+			}
+		}
+		es := make([]Entry, 0, n)
+		for _, t := range sources {
+			if t != nil {
+				es = t.appendLive(es)
+			}
+		}
+		// One builder, so that a core stays with the queries.
+		built := buildWidth(append(es, folding...), chunkWidth(len(es)+len(folding)), 1)
+		if hook != nil {
+			hook()
+		}
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for _, e := range f.deleted {
+			built.delete(e.ID, e.Hash)
+		}
+		if all {
+			x.st, x.mid = built, nil
+		} else {
+			x.mid = built
+		}
+		if built.live == 0 && !all {
+			x.mid = nil
+		}
+		x.fold, x.folding = nil, nil
+		close(f.done)
+		x.foldIfDueLocked()
+	}()
+}
+
+// static is an immutable multi-index over a set of entries, but for its
+// deleted bits (set atomically, under the Index's lock). Codes are kept in
+// the order of chunk 0's value, so chunk 0's buckets are ranges of codes
 // and need no entry array.
 type static struct {
 	perm    *permutation // nil: bits in their own order
 	codes   []pdq.Hash   // permuted
 	ids     idList
 	deleted []uint64 // bitset over positions
-	live    int
+	live    int      // entries not deleted; under the Index's lock
 	chunks  []chunk
 }
 
@@ -164,19 +257,34 @@ func Build(entries []Entry) *Index { return &Index{st: build(entries)} }
 func (x *Index) Bytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	st := x.st
+	n := x.st.bytes() + int64((len(x.folding)+len(x.delta))*int(unsafe.Sizeof(Entry{})))
+	if x.mid != nil {
+		n += x.mid.bytes()
+	}
+	return n
+}
+
+func (st *static) bytes() int64 {
 	n := len(st.codes)*int(unsafe.Sizeof(pdq.Hash{})) + 4*len(st.ids.narrow) + 8*len(st.ids.wide) + 8*len(st.deleted)
 	for _, c := range st.chunks {
 		n += len(c.buckets.lines)*int(unsafe.Sizeof(bucketLine{})) + 4*len(c.buckets.wide) + 4*len(c.entries)
 	}
-	return int64(n + len(x.delta)*int(unsafe.Sizeof(Entry{})))
+	return int64(n)
 }
 
 // Len returns the number of live entries.
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.st.live + len(x.delta)
+	return x.lenLocked()
+}
+
+func (x *Index) lenLocked() int {
+	n := x.st.live + len(x.folding) + len(x.delta)
+	if x.mid != nil {
+		n += x.mid.live
+	}
+	return n
 }
 
 // Insert adds an entry.
@@ -184,51 +292,61 @@ func (x *Index) Insert(e Entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.delta = append(x.delta, e)
-	if len(x.delta) >= maxDelta && len(x.delta) >= x.st.live/64 {
-		x.rebuildLocked()
-	}
+	x.foldIfDueLocked()
 }
 
 // Delete removes every entry with this ID and hash and reports how many.
 func (x *Index) Delete(id uint64, h pdq.Hash) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	n := 0
-	for i := 0; i < len(x.delta); {
-		if e := x.delta[i]; e.ID == id && e.Hash == h {
-			x.delta[i] = x.delta[len(x.delta)-1]
-			x.delta = x.delta[:len(x.delta)-1]
-			n++
-			continue
+	is := func(e Entry) bool { return e.ID == id && e.Hash == h }
+	n := len(x.delta)
+	x.delta = slices.DeleteFunc(x.delta, is)
+	n -= len(x.delta)
+	if f := x.fold; f != nil {
+		// The fold reads its entries without the lock: folding is replaced,
+		// never changed, and the deletion is replayed on what it builds.
+		if k := len(x.folding); slices.ContainsFunc(x.folding, is) {
+			x.folding = slices.DeleteFunc(slices.Clone(x.folding), is)
+			n += k - len(x.folding)
 		}
-		i++
+		f.deleted = append(f.deleted, Entry{ID: id, Hash: h})
 	}
-	st := x.st
+	n += x.st.delete(id, h)
+	if x.mid != nil {
+		n += x.mid.delete(id, h)
+	}
+	x.foldIfDueLocked()
+	return n
+}
+
+// delete marks every live entry with this ID and hash deleted.
+func (st *static) delete(id uint64, h pdq.Hash) int {
+	n := 0
 	st.exact(h, func(pos uint32) {
 		if st.ids.at(pos) == id && !st.isDeleted(pos) {
-			st.deleted[pos/64] |= 1 << (pos % 64)
+			atomic.OrUint64(&st.deleted[pos/64], 1<<(pos%64))
 			st.live--
 			n++
 		}
 	})
-	if st.live < len(st.codes)/2 && len(st.codes) > maxDelta {
-		x.rebuildLocked()
-	}
 	return n
 }
 
-// Compact folds inserted entries into the multi-index and drops deleted
-// ones. Inserts and deletes call it when worthwhile.
+// Compact folds every entry into one multi-index and drops deleted ones,
+// at once. Inserts and deletes fold in the background when worthwhile.
 func (x *Index) Compact() {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.rebuildLocked()
-}
-
-func (x *Index) rebuildLocked() {
-	all := x.entriesLocked()
-	x.st = build(all)
-	x.delta = nil
+	for {
+		x.mu.Lock()
+		if f := x.fold; f != nil {
+			x.mu.Unlock()
+			<-f.done
+			continue
+		}
+		x.st, x.mid, x.delta = build(x.entriesLocked()), nil, nil
+		x.mu.Unlock()
+		return
+	}
 }
 
 // Entries returns a copy of every live entry.
@@ -239,14 +357,22 @@ func (x *Index) Entries() []Entry {
 }
 
 func (x *Index) entriesLocked() []Entry {
-	st := x.st
-	all := make([]Entry, 0, st.live+len(x.delta))
+	all := make([]Entry, 0, x.lenLocked())
+	all = x.st.appendLive(all)
+	if x.mid != nil {
+		all = x.mid.appendLive(all)
+	}
+	all = append(all, x.folding...)
+	return append(all, x.delta...)
+}
+
+func (st *static) appendLive(dst []Entry) []Entry {
 	for i, c := range st.codes {
 		if !st.isDeleted(uint32(i)) {
-			all = append(all, Entry{ID: st.ids.at(uint32(i)), Hash: st.perm.back(c)})
+			dst = append(dst, Entry{ID: st.ids.at(uint32(i)), Hash: st.perm.back(c)})
 		}
 	}
-	return append(all, x.delta...)
+	return dst
 }
 
 // Range returns every entry within distance r (0..256) of h, nearest first.
@@ -266,10 +392,15 @@ func (x *Index) RangeFunc(h pdq.Hash, r int, fn func(Match)) {
 		s = new(scratch)
 	}
 	x.st.rangeFunc(h, r, s, fn)
+	if x.mid != nil {
+		x.mid.rangeFunc(h, r, s, fn)
+	}
 	x.scratch.Put(s)
-	for _, e := range x.delta {
-		if d := pdq.Distance(e.Hash, h); d <= r {
-			fn(Match{ID: e.ID, Hash: e.Hash, Distance: d})
+	for _, es := range [2][]Entry{x.folding, x.delta} {
+		for _, e := range es {
+			if d := pdq.Distance(e.Hash, h); d <= r {
+				fn(Match{ID: e.ID, Hash: e.Hash, Distance: d})
+			}
 		}
 	}
 }
@@ -314,9 +445,10 @@ func chunkWidth(n int) uint {
 	return uint(min(24, max(8, bits.Len(uint(n)))))
 }
 
-func build(entries []Entry) *static { return buildWidth(entries, chunkWidth(len(entries))) }
+func build(entries []Entry) *static { return buildWidth(entries, chunkWidth(len(entries)), 2) }
 
-func buildWidth(entries []Entry, w uint) *static {
+// buildWidth builds with w-bit chunks, filling workers chunks at once.
+func buildWidth(entries []Entry, w uint, workers int) *static {
 	n := len(entries)
 	st := &static{live: n, deleted: make([]uint64, (n+63)/64)}
 	m := (pdq.Size + int(w) - 1) / int(w)
@@ -370,7 +502,7 @@ func buildWidth(entries []Entry, w uint) *static {
 		}
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
+	sem := make(chan struct{}, workers)
 	for i := 1; i < m; i++ {
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -410,7 +542,9 @@ func extract(h pdq.Hash, start, width uint) uint32 {
 	return uint32(v >> (64 - width))
 }
 
-func (st *static) isDeleted(pos uint32) bool { return st.deleted[pos/64]>>(pos%64)&1 == 1 }
+func (st *static) isDeleted(pos uint32) bool {
+	return atomic.LoadUint64(&st.deleted[pos/64])>>(pos%64)&1 == 1
+}
 
 // probeCost estimates the bucket reads of a multi-index query at radius r:
 // every chunk's neighbourhood of radius r/m.

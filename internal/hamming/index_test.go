@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/pdq"
 )
@@ -491,4 +492,72 @@ func TestBytes(t *testing.T) {
 	if after := x.Bytes(); after != got+40 {
 		t.Errorf("after an insert, Bytes() = %d; want %d + 40", after, got)
 	}
+}
+
+// TestFoldInBackground holds a fold between its build and its swap: inserts
+// and deletes go on meanwhile, queries answer from the old tiers, and once
+// the fold is in, the deletions made during it still hold.
+func TestFoldInBackground(t *testing.T) {
+	const base = 200_000 // a sixteenth is over maxDelta: the fold builds mid
+	codes := Generate(Uniform, base+maxDelta+100, 21)
+	live := entriesOf(codes[:base])
+	x := Build(live)
+	built, release := make(chan struct{}), make(chan struct{})
+	x.foldHook = func() { close(built); <-release }
+	insert := func(i int) {
+		e := Entry{ID: uint64(i), Hash: codes[i]}
+		x.Insert(e)
+		live = append(live, e)
+	}
+	for i := base; i < base+maxDelta; i++ {
+		insert(i)
+	}
+	<-built // the fold of those inserts is built and waits to swap
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := base + maxDelta; i < len(codes); i++ {
+			insert(i)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("inserts wait for the fold")
+	}
+	// One deletion in each tier: the bulk, the fold's entries, the latest.
+	for _, i := range []int{17, base + 5, len(codes) - 3} {
+		if n := x.Delete(uint64(i), codes[i]); n != 1 {
+			t.Fatalf("Delete(%d) removed %d, want 1", i, n)
+		}
+		live = slices.DeleteFunc(live, func(e Entry) bool { return e.ID == uint64(i) })
+	}
+	check := func(when string) {
+		t.Helper()
+		if x.Len() != len(live) {
+			t.Errorf("%s: Len %d, want %d", when, x.Len(), len(live))
+		}
+		for _, i := range []int{17, 18, base + 5, base + 6, len(codes) - 3, len(codes) - 4} {
+			h := codes[i]
+			if got, want := x.Range(h, 31), bruteRange(live, h, 31); !slices.Equal(got, want) {
+				t.Errorf("%s: query %d: got %v, want %v", when, i, got, want)
+			}
+		}
+	}
+	check("during the fold")
+	x.mu.RLock()
+	f := x.fold
+	x.mu.RUnlock()
+	close(release)
+	<-f.done
+	x.mu.RLock()
+	mid := x.mid
+	x.mu.RUnlock()
+	if mid == nil {
+		t.Fatal("after the fold, no mid tier")
+	}
+	if mid.live != maxDelta-1 {
+		t.Fatalf("after the fold, mid holds %d live entries, want the %d folded less the one deleted", mid.live, maxDelta)
+	}
+	check("after the fold")
 }
