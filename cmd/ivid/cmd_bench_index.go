@@ -134,7 +134,7 @@ func runBenchIndex(ctx context.Context, o benchIndexOptions, out io.Writer) erro
 		lat[i] = time.Since(s)
 	}
 	slices.Sort(lat)
-	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	p := func(q float64) float64 { return quantileMs(lat, q) }
 	fmt.Fprintf(out, "  index  p50 %7.3f ms  p99 %7.3f ms  (one goroutine, %d queries, %d matches)\n", p(0.5), p(0.99), len(qs), found)
 
 	var next atomic.Int64
@@ -241,9 +241,14 @@ func benchIndexWhileInserting(ctx context.Context, out io.Writer, x *hamming.Ind
 	done.Store(true)
 	wg.Wait()
 	slices.Sort(lat)
-	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	p := func(q float64) float64 { return quantileMs(lat, q) }
 	fmt.Fprintf(out, "  while inserting %d hashes (%.0f a second, %d readers): p50 %.3f ms  p99 %.3f ms  max %.1f ms  %.0f queries/s; slowest insert %.1f ms\n",
-		len(fresh), float64(len(fresh))/elapsed.Seconds(), readers, p(0.5), p(0.99), float64(lat[len(lat)-1].Microseconds())/1000, float64(len(lat))/elapsed.Seconds(), float64(slowest.Microseconds())/1000)
+		len(fresh), float64(len(fresh))/elapsed.Seconds(), readers, p(0.5), p(0.99), quantileMs(lat, 1), float64(len(lat))/elapsed.Seconds(), float64(slowest.Microseconds())/1000)
+}
+
+// quantileMs returns quantile q of sorted latencies, in milliseconds.
+func quantileMs(sorted []time.Duration, q float64) float64 {
+	return float64(sorted[int(q*float64(len(sorted)-1))].Microseconds()) / 1000
 }
 
 // printReadCost prints what a random read costs over a table the size of

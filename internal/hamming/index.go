@@ -105,34 +105,34 @@ func (x *Index) foldIfDueLocked() {
 	case len(x.delta) >= maxDelta:
 		all = midLive+len(x.delta) >= st.live/16
 	case midCodes > maxDelta && midLive < midCodes/2:
+		// mid alone, to drop its deleted entries
 	default:
 		return
 	}
 	f := &fold{done: make(chan struct{})}
-	x.fold, x.folding, x.delta = f, x.delta, nil
-	sources := []*static{mid}
+	folding, hook := x.delta, x.foldHook
+	x.fold, x.folding, x.delta = f, folding, nil
+	var sources []*static
+	if mid != nil {
+		sources = append(sources, mid)
+	}
 	if all {
 		sources = append(sources, st)
 	}
-	folding, hook := x.folding, x.foldHook
 	go func() {
 		// Deletions mark the tiers' bitsets atomically, so they can be read
 		// here without the lock; one that lands after its entry was read is
 		// replayed below.
 		n := len(folding)
 		for _, t := range sources {
-			if t != nil {
-				n += len(t.codes)
-			}
+			n += len(t.codes)
 		}
 		es := make([]Entry, 0, n)
 		for _, t := range sources {
-			if t != nil {
-				es = t.appendLive(es)
-			}
+			es = t.appendLive(es)
 		}
 		// One builder, so that a core stays with the queries.
-		built := buildWidth(append(es, folding...), chunkWidth(len(es)+len(folding)), 1)
+		built := build(append(es, folding...), 1)
 		if hook != nil {
 			hook()
 		}
@@ -141,12 +141,12 @@ func (x *Index) foldIfDueLocked() {
 		for _, e := range f.deleted {
 			built.delete(e.ID, e.Hash)
 		}
-		if all {
+		switch {
+		case all:
 			x.st, x.mid = built, nil
-		} else {
+		case built.live > 0:
 			x.mid = built
-		}
-		if built.live == 0 && !all {
+		default:
 			x.mid = nil
 		}
 		x.fold, x.folding = nil, nil
@@ -247,10 +247,10 @@ func makeBuckets(st *static, counts []uint32) (buckets, []uint32) {
 }
 
 // New returns an empty index.
-func New() *Index { return &Index{st: build(nil)} }
+func New() *Index { return &Index{st: build(nil, 2)} }
 
 // Build returns an index holding entries, built in bulk.
-func Build(entries []Entry) *Index { return &Index{st: build(entries)} }
+func Build(entries []Entry) *Index { return &Index{st: build(entries, 2)} }
 
 // Bytes returns the size of the index's tables, which queries read at
 // random.
@@ -343,7 +343,7 @@ func (x *Index) Compact() {
 			<-f.done
 			continue
 		}
-		x.st, x.mid, x.delta = build(x.entriesLocked()), nil, nil
+		x.st, x.mid, x.delta = build(x.entriesLocked(), 2), nil, nil
 		x.mu.Unlock()
 		return
 	}
@@ -445,9 +445,12 @@ func chunkWidth(n int) uint {
 	return uint(min(24, max(8, bits.Len(uint(n)))))
 }
 
-func build(entries []Entry) *static { return buildWidth(entries, chunkWidth(len(entries)), 2) }
+// build builds entries' multi-index, filling workers chunks at once.
+func build(entries []Entry, workers int) *static {
+	return buildWidth(entries, chunkWidth(len(entries)), workers)
+}
 
-// buildWidth builds with w-bit chunks, filling workers chunks at once.
+// buildWidth is build with w-bit chunks.
 func buildWidth(entries []Entry, w uint, workers int) *static {
 	n := len(entries)
 	st := &static{live: n, deleted: make([]uint64, (n+63)/64)}
