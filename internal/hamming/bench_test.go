@@ -43,3 +43,17 @@ func BenchmarkBrute1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLatest measures a query's brute-force scan of the most inserts
+// that may wait for a fold (maxLatest): what a bulk import adds to every
+// query at worst.
+func BenchmarkLatest(b *testing.B) {
+	codes := Generate(Uniform, maxLatest+1, 9)
+	x := New()
+	t := *x.cur.Load()
+	t.delta = entriesOf(codes[:maxLatest])
+	x.cur.Store(&t)
+	for b.Loop() {
+		x.RangeFunc(codes[maxLatest], 31, func(Match) {})
+	}
+}

@@ -54,28 +54,44 @@ type Entry struct {
 // they are folded into a multi-index.
 const maxDelta = 8192
 
-// Index is safe for many concurrent readers and one writer.
+// maxLatest bounds the latest inserts while a fold runs: past it, an
+// insert waits for the fold, so that a bulk import cannot make every query
+// scan millions of entries by brute force (32,768 take about 0.1 ms).
+// Contributions, a few a second, do not reach it.
+const maxLatest = 4 * maxDelta
+
+// Index is safe for concurrent use. Queries take no lock: they read a
+// published set of tiers, which writers replace rather than change, so an
+// insert never waits for a query in flight, nor a query for an insert.
 //
 // Entries live in tiers, each queried in turn: st, the bulk; mid, what
 // was inserted since st was built, while it is under a sixteenth of st;
 // and the latest inserts, scanned by brute force. Folding the latest into
 // mid, or everything into a new st, builds in the background: at 10
 // million entries a build takes seconds, during which queries answer from
-// the old tiers and inserts go on. Only the swap holds the lock.
+// the old tiers and inserts go on. Only the swap holds the writers' lock.
 type Index struct {
-	mu  sync.RWMutex
+	cur atomic.Pointer[tiers]
+	mu  sync.Mutex // held by writers
+	// fold is the running fold, if any.
+	fold *fold
+	// Per-query work lists, reused.
+	scratch sync.Pool
+	// foldHook, if set (by tests), runs in a fold after its build, before
+	// the swap.
+	foldHook func()
+}
+
+// tiers is what queries read. Once published it is never changed, but for
+// the statics' deleted bits (set atomically); the slices' arrays may be
+// shared with a later tiers that appends past their length.
+type tiers struct {
 	st  *static
 	mid *static // nil when empty
 	// Entries being built into a new tier by fold, still scanned here.
 	folding []Entry
 	// Entries inserted since, scanned by brute force.
 	delta []Entry
-	fold  *fold // the running fold, if any
-	// Per-query work lists, reused.
-	scratch sync.Pool
-	// foldHook, if set (by tests), runs in a fold after its build, before
-	// the swap.
-	foldHook func()
 }
 
 // fold is a tier being built in the background.
@@ -89,12 +105,13 @@ type fold struct {
 // foldIfDueLocked starts a fold when enough was inserted or deleted: the
 // latest inserts into mid, or, once mid (with them) reaches a sixteenth of
 // st or half of st is deleted, everything into a new st. Folds run one at
-// a time; inserts meanwhile wait in delta for the next.
+// a time; inserts meanwhile wait in delta for the next (see maxLatest).
 func (x *Index) foldIfDueLocked() {
 	if x.fold != nil {
 		return
 	}
-	st, mid := x.st, x.mid
+	t := x.cur.Load()
+	st, mid := t.st, t.mid
 	midLive, midCodes := 0, 0
 	if mid != nil {
 		midLive, midCodes = mid.live, len(mid.codes)
@@ -102,16 +119,17 @@ func (x *Index) foldIfDueLocked() {
 	all := len(st.codes) > maxDelta && st.live < len(st.codes)/2
 	switch {
 	case all:
-	case len(x.delta) >= maxDelta:
-		all = midLive+len(x.delta) >= st.live/16
+	case len(t.delta) >= maxDelta:
+		all = midLive+len(t.delta) >= st.live/16
 	case midCodes > maxDelta && midLive < midCodes/2:
 		// mid alone, to drop its deleted entries
 	default:
 		return
 	}
 	f := &fold{done: make(chan struct{})}
-	folding, hook := x.delta, x.foldHook
-	x.fold, x.folding, x.delta = f, folding, nil
+	folding, hook := t.delta, x.foldHook
+	x.fold = f
+	x.cur.Store(&tiers{st: st, mid: mid, folding: folding})
 	var sources []*static
 	if mid != nil {
 		sources = append(sources, mid)
@@ -141,30 +159,33 @@ func (x *Index) foldIfDueLocked() {
 		for _, e := range f.deleted {
 			built.delete(e.ID, e.Hash)
 		}
+		t := *x.cur.Load()
+		t.folding = nil
 		switch {
 		case all:
-			x.st, x.mid = built, nil
+			t.st, t.mid = built, nil
 		case built.live > 0:
-			x.mid = built
+			t.mid = built
 		default:
-			x.mid = nil
+			t.mid = nil
 		}
-		x.fold, x.folding = nil, nil
+		x.cur.Store(&t)
+		x.fold = nil
 		close(f.done)
 		x.foldIfDueLocked()
 	}()
 }
 
 // static is an immutable multi-index over a set of entries, but for its
-// deleted bits (set atomically, under the Index's lock). Codes are kept in
-// the order of chunk 0's value, so chunk 0's buckets are ranges of codes
-// and need no entry array.
+// deleted bits (set atomically, under the Index's writers' lock). Codes
+// are kept in the order of chunk 0's value, so chunk 0's buckets are
+// ranges of codes and need no entry array.
 type static struct {
 	perm    *permutation // nil: bits in their own order
 	codes   []pdq.Hash   // permuted
 	ids     idList
 	deleted []uint64 // bitset over positions
-	live    int      // entries not deleted; under the Index's lock
+	live    int      // entries not deleted; under the Index's writers' lock
 	chunks  []chunk
 }
 
@@ -247,19 +268,22 @@ func makeBuckets(st *static, counts []uint32) (buckets, []uint32) {
 }
 
 // New returns an empty index.
-func New() *Index { return &Index{st: build(nil, 2)} }
+func New() *Index { return Build(nil) }
 
 // Build returns an index holding entries, built in bulk.
-func Build(entries []Entry) *Index { return &Index{st: build(entries, 2)} }
+func Build(entries []Entry) *Index {
+	x := &Index{}
+	x.cur.Store(&tiers{st: build(entries, 2)})
+	return x
+}
 
 // Bytes returns the size of the index's tables, which queries read at
 // random.
 func (x *Index) Bytes() int64 {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	n := x.st.bytes() + int64((len(x.folding)+len(x.delta))*int(unsafe.Sizeof(Entry{})))
-	if x.mid != nil {
-		n += x.mid.bytes()
+	t := x.cur.Load()
+	n := t.st.bytes() + int64((len(t.folding)+len(t.delta))*int(unsafe.Sizeof(Entry{})))
+	if t.mid != nil {
+		n += t.mid.bytes()
 	}
 	return n
 }
@@ -274,24 +298,34 @@ func (st *static) bytes() int64 {
 
 // Len returns the number of live entries.
 func (x *Index) Len() int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.lenLocked()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.cur.Load().len()
 }
 
-func (x *Index) lenLocked() int {
-	n := x.st.live + len(x.folding) + len(x.delta)
-	if x.mid != nil {
-		n += x.mid.live
+// len counts the live entries; the statics' counts are the writers'.
+func (t *tiers) len() int {
+	n := t.st.live + len(t.folding) + len(t.delta)
+	if t.mid != nil {
+		n += t.mid.live
 	}
 	return n
 }
 
-// Insert adds an entry.
+// Insert adds an entry. It waits only for other writers, or for a running
+// fold when maxLatest entries already wait for the next.
 func (x *Index) Insert(e Entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.delta = append(x.delta, e)
+	for f := x.fold; f != nil && len(x.cur.Load().delta) >= maxLatest; f = x.fold {
+		x.mu.Unlock()
+		<-f.done
+		x.mu.Lock()
+	}
+	t := *x.cur.Load()
+	// Appending writes past the published length, which no query reads.
+	t.delta = append(t.delta, e)
+	x.cur.Store(&t)
 	x.foldIfDueLocked()
 }
 
@@ -300,22 +334,30 @@ func (x *Index) Delete(id uint64, h pdq.Hash) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	is := func(e Entry) bool { return e.ID == id && e.Hash == h }
-	n := len(x.delta)
-	x.delta = slices.DeleteFunc(x.delta, is)
-	n -= len(x.delta)
-	if f := x.fold; f != nil {
-		// The fold reads its entries without the lock: folding is replaced,
-		// never changed, and the deletion is replayed on what it builds.
-		if k := len(x.folding); slices.ContainsFunc(x.folding, is) {
-			x.folding = slices.DeleteFunc(slices.Clone(x.folding), is)
-			n += k - len(x.folding)
+	// Queries and the fold read the lists without the lock: they are
+	// replaced, never changed.
+	without := func(es []Entry) ([]Entry, int) {
+		if !slices.ContainsFunc(es, is) {
+			return es, 0
 		}
+		kept := slices.DeleteFunc(slices.Clone(es), is)
+		return kept, len(es) - len(kept)
+	}
+	t := *x.cur.Load()
+	var n, k int
+	t.delta, n = without(t.delta)
+	t.folding, k = without(t.folding)
+	n += k
+	if f := x.fold; f != nil {
+		// The fold may have read the entry already: the deletion is
+		// replayed on what it builds.
 		f.deleted = append(f.deleted, Entry{ID: id, Hash: h})
 	}
-	n += x.st.delete(id, h)
-	if x.mid != nil {
-		n += x.mid.delete(id, h)
+	n += t.st.delete(id, h)
+	if t.mid != nil {
+		n += t.mid.delete(id, h)
 	}
+	x.cur.Store(&t)
 	x.foldIfDueLocked()
 	return n
 }
@@ -343,7 +385,7 @@ func (x *Index) Compact() {
 			<-f.done
 			continue
 		}
-		x.st, x.mid, x.delta = build(x.entriesLocked(), 2), nil, nil
+		x.cur.Store(&tiers{st: build(x.cur.Load().entries(), 2)})
 		x.mu.Unlock()
 		return
 	}
@@ -351,19 +393,19 @@ func (x *Index) Compact() {
 
 // Entries returns a copy of every live entry.
 func (x *Index) Entries() []Entry {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.entriesLocked()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.cur.Load().entries()
 }
 
-func (x *Index) entriesLocked() []Entry {
-	all := make([]Entry, 0, x.lenLocked())
-	all = x.st.appendLive(all)
-	if x.mid != nil {
-		all = x.mid.appendLive(all)
+func (t *tiers) entries() []Entry {
+	all := make([]Entry, 0, t.len())
+	all = t.st.appendLive(all)
+	if t.mid != nil {
+		all = t.mid.appendLive(all)
 	}
-	all = append(all, x.folding...)
-	return append(all, x.delta...)
+	all = append(all, t.folding...)
+	return append(all, t.delta...)
 }
 
 func (st *static) appendLive(dst []Entry) []Entry {
@@ -385,22 +427,26 @@ func (x *Index) Range(h pdq.Hash, r int) []Match {
 
 // RangeFunc calls fn for every entry within distance r of h, in no order.
 func (x *Index) RangeFunc(h pdq.Hash, r int, fn func(Match)) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	t := x.cur.Load()
 	s, _ := x.scratch.Get().(*scratch)
 	if s == nil {
 		s = new(scratch)
 	}
-	x.st.rangeFunc(h, r, s, fn)
-	if x.mid != nil {
-		x.mid.rangeFunc(h, r, s, fn)
+	t.st.rangeFunc(h, r, s, fn)
+	if t.mid != nil {
+		t.mid.rangeFunc(h, r, s, fn)
 	}
 	x.scratch.Put(s)
-	for _, es := range [2][]Entry{x.folding, x.delta} {
-		for _, e := range es {
-			if d := pdq.Distance(e.Hash, h); d <= r {
-				fn(Match{ID: e.ID, Hash: e.Hash, Distance: d})
-			}
+	scan(t.folding, h, r, fn)
+	scan(t.delta, h, r, fn)
+}
+
+// scan is brute force over es.
+func scan(es []Entry, h pdq.Hash, r int, fn func(Match)) {
+	for i := range es {
+		e := &es[i]
+		if d := pdq.Distance(e.Hash, h); d <= r {
+			fn(Match{ID: e.ID, Hash: e.Hash, Distance: d})
 		}
 	}
 }

@@ -78,10 +78,10 @@ func TestCrowdedBucketsAndWideIDs(t *testing.T) {
 		entries = append(entries, Entry{ID: 1<<40 + uint64(i), Hash: c})
 	}
 	x := Build(entries)
-	if len(x.st.chunks[0].buckets.wide) == 0 {
+	if len(x.cur.Load().st.chunks[0].buckets.wide) == 0 {
 		t.Fatal("no block took the 4-byte path")
 	}
-	if x.st.ids.wide == nil {
+	if x.cur.Load().st.ids.wide == nil {
 		t.Fatal("IDs above 32 bits kept in 4 bytes")
 	}
 	for _, q := range []pdq.Hash{same, FlipBits(same, 20, r), FlipBits(entries[70500].Hash, 9, r), randomHash(r)} {
@@ -325,7 +325,7 @@ func TestPermutedIndex(t *testing.T) {
 	codes := Generate(Correlated, permuteMin+5000, 11)
 	entries := entriesOf(codes)
 	x := Build(entries)
-	p := x.st.perm
+	p := x.cur.Load().st.perm
 	if p == nil {
 		t.Fatal("no permutation at permuteMin entries")
 	}
@@ -478,9 +478,10 @@ func FuzzLoad(f *testing.F) {
 func TestBytes(t *testing.T) {
 	const n = 100_000
 	x := Build(entriesOf(Generate(Uniform, n, 3)))
-	m := len(x.st.chunks)
+	st := x.cur.Load().st
+	m := len(st.chunks)
 	buckets := 0
-	for _, c := range x.st.chunks {
+	for _, c := range st.chunks {
 		buckets += 1 << c.width
 	}
 	low := int64(n*(32+4+4*(m-1)) + 2*buckets)
@@ -545,14 +546,12 @@ func TestFoldInBackground(t *testing.T) {
 		}
 	}
 	check("during the fold")
-	x.mu.RLock()
+	x.mu.Lock()
 	f := x.fold
-	x.mu.RUnlock()
+	x.mu.Unlock()
 	close(release)
 	<-f.done
-	x.mu.RLock()
-	mid := x.mid
-	x.mu.RUnlock()
+	mid := x.cur.Load().mid
 	if mid == nil {
 		t.Fatal("after the fold, no mid tier")
 	}
@@ -560,4 +559,105 @@ func TestFoldInBackground(t *testing.T) {
 		t.Fatalf("after the fold, mid holds %d live entries, want the %d folded less the one deleted", mid.live, maxDelta)
 	}
 	check("after the fold")
+}
+
+// TestNoWaitOnQueries holds a query in the middle of its answer: inserts,
+// deletes and other queries go on meanwhile (a reader-writer lock would
+// make the insert wait for the query, and the next query for the insert),
+// and the held query still answers from the entries it started with.
+func TestNoWaitOnQueries(t *testing.T) {
+	codes := Generate(Uniform, 20_000, 5)
+	x := Build(entriesOf(codes[:10_000]))
+	for i := 10_000; i < 10_100; i++ { // some in the brute-force tier too
+		x.Insert(Entry{ID: uint64(i), Hash: codes[i]})
+	}
+	q := codes[10_050]
+	inQuery, release, queried := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var held []Match
+	go func() {
+		defer close(queried)
+		x.RangeFunc(q, 0, func(m Match) {
+			held = append(held, m)
+			if len(held) == 1 {
+				close(inQuery)
+				<-release
+			}
+		})
+	}()
+	select {
+	case <-inQuery:
+	case <-queried:
+		t.Fatal("the held query found nothing")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Enough inserts to start a fold, a deletion of the held query's
+		// match, and a query that sees both.
+		for i := 10_100; i < len(codes); i++ {
+			x.Insert(Entry{ID: uint64(i), Hash: codes[i]})
+		}
+		if n := x.Delete(10_050, q); n != 1 {
+			t.Errorf("Delete removed %d, want 1", n)
+		}
+		if got := x.Range(codes[15_000], 0); len(got) != 1 || got[0].ID != 15_000 {
+			t.Errorf("query during the held one: got %v, want ID 15000", got)
+		}
+		if got := x.Range(q, 0); len(got) != 0 {
+			t.Errorf("query after the deletion: got %v, want nothing", got)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an insert or a query waits for a query in flight")
+	}
+	close(release)
+	<-queried
+	x.Compact()
+	if len(held) != 1 || held[0].ID != 10_050 {
+		t.Errorf("held query: got %v, want ID 10050", held)
+	}
+}
+
+// TestInsertWaitsPastMaxLatest: while a fold runs, inserts go on until
+// maxLatest wait for the next fold; the one after waits for the fold.
+func TestInsertWaitsPastMaxLatest(t *testing.T) {
+	codes := Generate(Uniform, 1000+maxDelta+maxLatest+1, 8)
+	x := Build(entriesOf(codes[:1000]))
+	built, release := make(chan struct{}), make(chan struct{})
+	x.foldHook = func() {
+		select {
+		case <-built:
+		default:
+			close(built)
+			<-release
+		}
+	}
+	insert := func(i int) { x.Insert(Entry{ID: uint64(i), Hash: codes[i]}) }
+	i := 1000
+	for ; i < 1000+maxDelta; i++ {
+		insert(i)
+	}
+	<-built
+	for ; i < len(codes)-1; i++ {
+		insert(i)
+	}
+	done := make(chan struct{})
+	go func() { insert(i); close(done) }()
+	select {
+	case <-done:
+		t.Fatalf("insert %d went in with %d waiting for a held fold", i, maxLatest)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-done
+	if x.Len() != len(codes) {
+		t.Errorf("Len %d, want %d", x.Len(), len(codes))
+	}
+	for _, k := range []int{3, 1000 + 7, len(codes) - 2, len(codes) - 1} {
+		if got := x.Range(codes[k], 0); len(got) != 1 || got[0].ID != uint64(k) {
+			t.Errorf("entry %d: got %v", k, got)
+		}
+	}
 }
