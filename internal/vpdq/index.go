@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ivid-project/ivid/internal/hamming"
 	"github.com/ivid-project/ivid/internal/pdq"
@@ -13,13 +14,19 @@ import (
 // with its video, so that a query video is compared with all of them at
 // once. Known videos are best indexed densely (every frame): a query at one
 // hash a second then still finds clips and frame-rate changes, which two
-// sparse samplings miss. Safe for many readers and one writer.
+// sparse samplings miss. Safe for concurrent use: queries take no lock,
+// so a long video's query does not hold up the videos being added.
 type Index struct {
-	opts MatchOptions
-
-	mu     sync.RWMutex
+	opts   MatchOptions
 	frames *hamming.Index // ID = video<<32 | frame position
-	videos []indexed
+	mu     sync.Mutex     // held by writers
+	// videos is replaced, never changed, and a video is in it before any
+	// of its frames is in frames: a query that finds a frame finds its
+	// video in the list it loads after.
+	videos atomic.Pointer[[]indexed]
+	// queryHook, if set (by tests), runs in Query once its frames are
+	// looked up.
+	queryHook func()
 }
 
 type indexed struct {
@@ -43,30 +50,38 @@ type VideoMatch struct {
 
 // NewIndex returns an empty index comparing frames under o.
 func NewIndex(o MatchOptions) *Index {
-	return &Index{opts: o, frames: hamming.New()}
+	x := &Index{opts: o, frames: hamming.New()}
+	x.videos.Store(new([]indexed))
+	return x
 }
 
 // Add indexes a known video's frames under id. Frames are filtered as the
 // convention says (quality, and for HMA exact duplicates), as Match does.
 func (x *Index) Add(id string, frames []Frame) {
 	kept := x.opts.Filter(frames)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	v := uint64(len(x.videos))
 	hs := make([]pdq.Hash, len(kept))
 	for i, f := range kept {
 		hs[i] = f.Hash
-		x.frames.Insert(hamming.Entry{ID: v<<32 | uint64(i), Hash: f.Hash})
 	}
-	x.videos = append(x.videos, indexed{id: id, frames: len(kept), hashes: hs})
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	videos := *x.videos.Load()
+	v := uint64(len(videos))
+	// Appending writes past the published length, which no query reads.
+	videos = append(videos, indexed{id: id, frames: len(kept), hashes: hs})
+	x.videos.Store(&videos)
+	for i, h := range hs {
+		x.frames.Insert(hamming.Entry{ID: v<<32 | uint64(i), Hash: h})
+	}
 }
 
 // Remove takes every video indexed under id out of the index.
 func (x *Index) Remove(id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for v := range x.videos {
-		iv := &x.videos[v]
+	videos := slices.Clone(*x.videos.Load())
+	for v := range videos {
+		iv := &videos[v]
 		if iv.id != id || iv.gone {
 			continue
 		}
@@ -75,14 +90,13 @@ func (x *Index) Remove(id string) {
 		}
 		iv.gone, iv.hashes = true, nil
 	}
+	x.videos.Store(&videos)
 }
 
 // Len is the number of videos indexed.
 func (x *Index) Len() int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
 	n := 0
-	for _, v := range x.videos {
+	for _, v := range *x.videos.Load() {
 		if !v.gone {
 			n++
 		}
@@ -107,8 +121,6 @@ func (x *Index) Query(query []Frame, dihedral bool) []VideoMatch {
 	}
 	hits := map[uint32]*tally{}
 	r := x.opts.Radius()
-	x.mu.RLock()
-	defer x.mu.RUnlock()
 	for qi, f := range q {
 		hashes := []pdq.Hash{f.Hash}
 		if dihedral && f.Dihedral != nil {
@@ -131,9 +143,13 @@ func (x *Index) Query(query []Frame, dihedral bool) []VideoMatch {
 			})
 		}
 	}
+	if x.queryHook != nil {
+		x.queryHook()
+	}
+	videos := *x.videos.Load()
 	out := make([]VideoMatch, 0, len(hits))
 	for v, t := range hits {
-		iv := x.videos[v]
+		iv := videos[v]
 		out = append(out, VideoMatch{
 			ID:            iv.id,
 			QueryPercent:  float64(t.queryHit) * 100 / float64(len(q)),

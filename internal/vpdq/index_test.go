@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/testenv"
 )
@@ -70,6 +71,52 @@ func TestIndexRemoveAndVerdict(t *testing.T) {
 	}
 	if x.Len() != 2 {
 		t.Fatalf("Len = %d after removal", x.Len())
+	}
+}
+
+// TestQueryHoldsNoLock holds a query once its frames are looked up:
+// adding, removing and querying videos go on meanwhile (a reader-writer
+// lock made an add wait for the query, and the next query for the add),
+// and the held query answers with the videos it found.
+func TestQueryHoldsNoLock(t *testing.T) {
+	grey := readHashes(t, "../../testdata/vpdq/hashes/pattern-sd-grey-bar.txt")
+	door := readHashes(t, "../../testdata/vpdq/hashes/doorknob-hd-no-bar.txt")
+	x := NewIndex(DefaultHMA)
+	x.Add("grey", grey)
+	inQuery, release := make(chan struct{}), make(chan struct{})
+	x.queryHook = func() {
+		x.queryHook = nil // the queries below go through
+		close(inQuery)
+		<-release
+	}
+	held := make(chan []VideoMatch)
+	go func() { held <- x.Query(grey, false) }()
+	<-inQuery
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		x.Add("doorknob", door)
+		if got := x.Query(door, false); len(got) == 0 || got[0].ID != "doorknob" {
+			t.Errorf("query during the held one: got %+v", got)
+		}
+		x.Remove("grey")
+		if x.Len() != 1 {
+			t.Errorf("Len = %d, want 1", x.Len())
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("adding or querying a video waits for a query in flight")
+	}
+	close(release)
+	if got := <-held; len(got) == 0 || got[0].ID != "grey" || got[0].QueryPercent != 100 {
+		t.Errorf("held query: got %+v, want grey at 100 %%", got)
+	}
+	for _, m := range x.Query(grey, false) {
+		if m.ID == "grey" {
+			t.Error("removed video still matches")
+		}
 	}
 }
 
