@@ -3,6 +3,10 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -93,6 +97,55 @@ func TestBaselineAndIndustry(t *testing.T) {
 		}
 		if !limited {
 			t.Fatal("no 429 after 30 quick requests at 5/s")
+		}
+	})
+}
+
+// TestHashesOnlyThenContent: an item known by a hash list's MD5 and SHA-1
+// alone, confirmed Baseline, then contributed with its pixels. Its PDQ and
+// SHA-256 join the running server's indexes at once: a near copy links to
+// it, and industry matches it by PDQ and SHA-256, with no restart.
+func TestHashesOnlyThenContent(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-LIST", ivid.SharingAgency)
+		img := scene(t, 11, demo.Original)
+		md5sum, sha1sum, sha256sum := md5.Sum(img), sha1.Sum(img), sha256.Sum256(img)
+		list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
+			hex.EncodeToString(md5sum[:]) + ";" + hex.EncodeToString(sha1sum[:]) + ";;IMG-1;y;n;n;;1;n;Image;n\n"
+		var listed struct {
+			Comparisons []ivid.Comparison `json:"comparisons"`
+		}
+		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(list), "text/csv")
+		if err := json.NewDecoder(resp.Body).Decode(&listed); err != nil || resp.StatusCode != 200 || len(listed.Comparisons) != 1 {
+			t.Fatalf("hash list: %d %v %+v", resp.StatusCode, err, listed)
+		}
+		id := listed.Comparisons[0].Media.ID
+		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
+		var vote map[string]string
+		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+		f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+		if vote["baseline"] != "confirmed" {
+			t.Fatalf("baseline: %v", vote)
+		}
+
+		_, res := f.upload("fr-specialist", c.ID, map[string][]byte{"seized.png": img})
+		if got := res[0].Comparison; got == nil || got.New || got.Media.ID != id || got.Media.PDQ == nil || !got.Media.Stored {
+			t.Fatalf("content of the listed item: %+v", *res[0].Comparison)
+		}
+		de := f.newCase("de-specialist", "DE-LIST", ivid.SharingAgency)
+		_, res = f.upload("de-specialist", de.ID, map[string][]byte{"copy.jpg": scene(t, 11, demo.Resized)})
+		if got := res[0].Comparison; got == nil || len(got.Links) == 0 || got.Links[0].Kind != ivid.LinkNear || got.Links[0].MediaID != id {
+			t.Fatalf("near copy: %+v", res[0])
+		}
+		var mres struct {
+			Results []ivid.MatchResult `json:"results"`
+		}
+		st := f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{
+			{Type: "pdq", Value: hashBytes(t, scene(t, 11, demo.Brighter))}, {Type: "sha256", Value: hex.EncodeToString(sha256sum[:])},
+		}}, &mres)
+		if st != 200 || len(mres.Results) != 2 || !mres.Results[0].Match || !mres.Results[1].Match {
+			t.Fatalf("industry match: %d %+v", st, mres)
 		}
 	})
 }

@@ -49,6 +49,20 @@ func (x *matchIndex) insert(m Media) {
 	x.addVideo(m)
 }
 
+// update replaces an item's hashes, old's, by m's: a hashes-only item's
+// by its content's.
+func (x *matchIndex) update(old, m Media) {
+	if old.PDQ != nil && old.Quality >= pdq.MinQuality {
+		x.pdq.Delete(uint64(old.ID), *old.PDQ)
+	}
+	if len(old.VPDQ) > 0 || len(old.VPDQCropped) > 0 {
+		id := strconv.FormatInt(int64(old.ID), 10)
+		x.videos.Remove(id)
+		x.videos.Remove(id + croppedSuffix)
+	}
+	x.insert(m)
+}
+
 // croppedSuffix marks, in the video index, the entry of the picture
 // inside a video's black bars.
 const croppedSuffix = "/cropped"
@@ -109,6 +123,23 @@ func (b *baselineIndex) add(m Media) {
 		b.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
 	}
 	b.n++
+}
+
+// update replaces a confirmed item's hashes, old's, by m's.
+func (b *baselineIndex) update(old, m Media) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range []string{m.MD5, m.SHA1, m.SHA256} {
+		if d != "" {
+			b.digest[d] = m.ID
+		}
+	}
+	if old.PDQ != nil {
+		b.pdq.Delete(uint64(old.ID), *old.PDQ)
+	}
+	if m.PDQ != nil {
+		b.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
+	}
 }
 
 func (b *baselineIndex) exact(d string) (MediaID, bool) {

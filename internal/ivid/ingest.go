@@ -199,6 +199,9 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		}
 		first[p.m.SHA256] = i
 		existing, err := s.store.MediaBySHA256(ctx, p.m.SHA256)
+		if errors.Is(err, ErrNotFound) {
+			existing, err = s.listedItem(ctx, p.m)
+		}
 		p.isNew, p.existing = errors.Is(err, ErrNotFound), existing
 		if err != nil && !p.isNew {
 			p.err = err
@@ -268,14 +271,39 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 			out[i].Err = p.err
 			continue
 		}
-		if p.isNew {
+		switch {
+		case p.isNew:
 			s.index.insert(p.m)
+		case p.existing.ID != 0 && !p.existing.Stored:
+			// A hashes-only item got its content: its hashes are now the
+			// content's, in the indexes as in the database.
+			s.index.update(p.existing, p.m)
+			if p.m.Baseline == BaselineConfirmed {
+				s.baseline.update(p.existing, p.m)
+			}
 		}
 		c, err := s.compare(ctx, p.m, items[i].rec.Dihedral)
 		c.New = p.isNew
 		out[i] = Contributed{Comparison: c, Err: err}
 	}
 	return out
+}
+
+// listedItem finds the hashes-only item that m's content is, when a hash
+// list named it by MD5 or SHA-1 alone (ICSE's CSV has no SHA-256): every
+// digest the list gave must be m's. It returns ErrNotFound otherwise.
+func (s *Service) listedItem(ctx context.Context, m Media) (Media, error) {
+	ms, err := s.store.MediaByDigest(ctx, m.MD5, m.SHA1)
+	if err != nil {
+		return Media{}, err
+	}
+	for _, e := range ms {
+		if !e.Stored && e.SHA256 == "" && (e.MD5 != "" || e.SHA1 != "") &&
+			(e.MD5 == "" || strings.EqualFold(e.MD5, m.MD5)) && (e.SHA1 == "" || strings.EqualFold(e.SHA1, m.SHA1)) {
+			return e, nil
+		}
+	}
+	return Media{}, fmt.Errorf("%w: media item", ErrNotFound)
 }
 
 // recordItem writes one item of a group commit inside tx: its media row
@@ -300,6 +328,9 @@ func (s *Service) recordItem(ctx context.Context, tx Tx, a Actor, caseID CaseID,
 		e := p.existing
 		m := p.m
 		m.ID, m.Created, m.Category, m.SeriesID, m.Baseline = e.ID, e.Created, e.Category, e.SeriesID, e.Baseline
+		if m.PhotoDNA == "" {
+			m.PhotoDNA = e.PhotoDNA // a list's; ivid does not compute it
+		}
 		if err := tx.UpdateMedia(ctx, &m); err != nil {
 			return err
 		}
