@@ -101,6 +101,70 @@ func TestBaselineAndIndustry(t *testing.T) {
 	})
 }
 
+// TestBaselineWithdrawn: an item re-categorised out of category 1 leaves
+// the Baseline list at once (industry no longer matches it by any hash,
+// the list no longer holds it), and needs two agencies again to return.
+func TestBaselineWithdrawn(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-W", ivid.SharingAgency)
+		_, res := f.upload("fr-specialist", c.ID, map[string][]byte{"a.png": scene(t, 12, demo.Original)})
+		a := res[0].Comparison.Media
+		categorise := func(cat int) {
+			t.Helper()
+			if st := f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(a.ID)}, "category": cat}, nil); st != 204 {
+				t.Fatalf("categorise %d: %d", cat, st)
+			}
+		}
+		vote := func(user string) string {
+			t.Helper()
+			var out map[string]string
+			f.json(user, "POST", "/api/v1/media/"+itoa(int64(a.ID))+"/baseline", nil, &out)
+			return out["baseline"]
+		}
+		near := hashBytes(t, scene(t, 12, demo.Brighter))
+		matches := func() []bool {
+			t.Helper()
+			var mres struct {
+				Results []ivid.MatchResult `json:"results"`
+			}
+			st := f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{
+				{Type: "md5", Value: a.MD5}, {Type: "sha256", Value: a.SHA256}, {Type: "pdq", Value: near},
+			}}, &mres)
+			if st != 200 || len(mres.Results) != 3 {
+				t.Fatalf("match: %d %+v", st, mres)
+			}
+			return []bool{mres.Results[0].Match, mres.Results[1].Match, mres.Results[2].Match}
+		}
+		categorise(1)
+		if vote("fr-specialist") != "proposed" || vote("de-specialist") != "confirmed" {
+			t.Fatal("Baseline not confirmed by two agencies")
+		}
+		if got := matches(); !got[0] || !got[1] || !got[2] {
+			t.Fatalf("confirmed item: matches %v", got)
+		}
+		categorise(2) // found to be child-exploitative, not abuse material
+		if got := matches(); got[0] || got[1] || got[2] {
+			t.Fatalf("withdrawn item still matches: %v", got)
+		}
+		resp := f.do("industry", "GET", "/api/v1/baseline?format=csv", nil, "")
+		list, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || strings.Contains(string(list), a.MD5) {
+			t.Fatalf("baseline list after withdrawal: %d %s", resp.StatusCode, list)
+		}
+		if m, err := db.Media(context.Background(), a.ID); err != nil || m.Baseline != ivid.BaselineNone {
+			t.Fatalf("stored Baseline state %q, %v", m.Baseline, err)
+		}
+		categorise(1)
+		if got := vote("fr-specialist"); got != "proposed" {
+			t.Fatalf("one agency's vote after the withdrawal gives %q, want proposed", got)
+		}
+		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestHashesOnlyThenContent: an item known by a hash list's MD5 and SHA-1
 // alone, confirmed Baseline, then contributed with its pixels. Its PDQ and
 // SHA-256 join the running server's indexes at once: a near copy links to

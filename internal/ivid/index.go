@@ -142,6 +142,21 @@ func (b *baselineIndex) update(old, m Media) {
 	}
 }
 
+// remove takes an item out of the Baseline list.
+func (b *baselineIndex) remove(m Media) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range []string{m.MD5, m.SHA1, m.SHA256} {
+		if id, ok := b.digest[d]; ok && id == m.ID {
+			delete(b.digest, d)
+		}
+	}
+	if m.PDQ != nil {
+		b.pdq.Delete(uint64(m.ID), *m.PDQ)
+	}
+	b.n--
+}
+
 func (b *baselineIndex) exact(d string) (MediaID, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()

@@ -110,23 +110,44 @@ func (s *Service) Categorise(ctx context.Context, a Actor, ids []MediaID, c hash
 	if c < hashset.Uncategorised || c > hashset.Comparison || len(ids) == 0 || len(ids) > 10000 {
 		return fmt.Errorf("%w: category -1..4 and 1 to 10000 items", ErrInvalid)
 	}
-	return s.store.InTx(ctx, func(tx Tx) error {
+	var withdrawn []Media
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		withdrawn = withdrawn[:0]
 		for _, id := range ids {
 			m, err := tx.Media(ctx, id)
 			if err != nil {
 				return err
 			}
-			old := m.Category
+			detail := fmt.Sprintf("%d->%d", m.Category, c)
 			m.Category = c
+			if c != hashset.CSAM && m.Baseline != BaselineNone {
+				// Baseline is category 1 material only: an item taken out
+				// of it leaves the list industry blocks, and needs two
+				// agencies again to return.
+				if err := tx.ClearBaselineVotes(ctx, id); err != nil {
+					return err
+				}
+				detail += fmt.Sprintf(" baseline=%s->none", m.Baseline)
+				if m.Baseline == BaselineConfirmed {
+					withdrawn = append(withdrawn, m)
+				}
+				m.Baseline = BaselineNone
+			}
 			if err := tx.UpdateMedia(ctx, &m); err != nil {
 				return err
 			}
-			if err := s.appendAudit(ctx, tx, a, "media.categorise", obj("media", int64(id)), fmt.Sprintf("%d->%d", old, c)); err != nil {
+			if err := s.appendAudit(ctx, tx, a, "media.categorise", obj("media", int64(id)), detail); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		for _, m := range withdrawn {
+			s.baseline.remove(m)
+		}
+	}
+	return err
 }
 
 // CreateSeries opens a series.

@@ -108,6 +108,8 @@ type Tx interface {
 	// AddBaselineVote records an agency's Baseline vote once.
 	AddBaselineVote(ctx context.Context, m MediaID, a AgencyID, u UserID, at time.Time) error
 	BaselineVotes(ctx context.Context, m MediaID) ([]AgencyID, error)
+	// ClearBaselineVotes removes an item's Baseline votes.
+	ClearBaselineVotes(ctx context.Context, m MediaID) error
 	EachBaseline(ctx context.Context, fn func(Media) error) error
 	MediaByBaseline(ctx context.Context, state BaselineState, limit int) ([]Media, error)
 

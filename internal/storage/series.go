@@ -152,6 +152,11 @@ func (s *queries) AddBaselineVote(ctx context.Context, m ivid.MediaID, a ivid.Ag
 	return err
 }
 
+func (s *queries) ClearBaselineVotes(ctx context.Context, m ivid.MediaID) error {
+	_, err := s.exec(ctx, `DELETE FROM baseline_votes WHERE media_id = ?`, m)
+	return err
+}
+
 func (s *queries) BaselineVotes(ctx context.Context, m ivid.MediaID) ([]ivid.AgencyID, error) {
 	rows, err := s.query(ctx, `SELECT agency_id FROM baseline_votes WHERE media_id = ? ORDER BY at`, m)
 	return all(rows, err, func(r *sql.Rows) (ivid.AgencyID, error) {
