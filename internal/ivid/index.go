@@ -114,14 +114,7 @@ func newBaselineIndex() *baselineIndex {
 func (b *baselineIndex) add(m Media) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, d := range []string{m.MD5, m.SHA1, m.SHA256} {
-		if d != "" {
-			b.digest[d] = m.ID
-		}
-	}
-	if m.PDQ != nil {
-		b.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
-	}
+	b.putLocked(m)
 	b.n++
 }
 
@@ -129,13 +122,17 @@ func (b *baselineIndex) add(m Media) {
 func (b *baselineIndex) update(old, m Media) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if old.PDQ != nil {
+		b.pdq.Delete(uint64(old.ID), *old.PDQ)
+	}
+	b.putLocked(m)
+}
+
+func (b *baselineIndex) putLocked(m Media) {
 	for _, d := range []string{m.MD5, m.SHA1, m.SHA256} {
 		if d != "" {
 			b.digest[d] = m.ID
 		}
-	}
-	if old.PDQ != nil {
-		b.pdq.Delete(uint64(old.ID), *old.PDQ)
 	}
 	if m.PDQ != nil {
 		b.pdq.Insert(hamming.Entry{ID: uint64(m.ID), Hash: *m.PDQ})
