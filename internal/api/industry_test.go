@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"os"
@@ -158,6 +159,55 @@ func TestBaselineWithdrawn(t *testing.T) {
 		categorise(1)
 		if got := vote("fr-specialist"); got != "proposed" {
 			t.Fatalf("one agency's vote after the withdrawal gives %q, want proposed", got)
+		}
+		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestHashListDuplicates: entries of one hash list naming the same content
+// (by MD5, or MD5 and SHA-1), in one group commit or across two, are one
+// item with a submission each.
+func TestHashListDuplicates(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-DUP", ivid.SharingAgency)
+		md5A, sha1A := strings.Repeat("a1", 16), strings.Repeat("b2", 20)
+		list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
+			md5A + ";" + sha1A + ";;IMG-1;y;n;n;;1;n;Image;n\n" +
+			md5A + ";;;IMG-2;y;n;n;;1;n;Image;n\n" +
+			md5A + ";" + sha1A + ";;IMG-3;y;n;n;;1;n;Image;n\n"
+		for i := range 300 { // past one group
+			list += fmt.Sprintf("%032x;;;IMG-%d;y;n;n;;1;n;Image;n\n", i+1, i+4)
+		}
+		list += md5A + ";;;IMG-LAST;y;n;n;;1;n;Image;n\n" // in the second group
+		var got struct {
+			Comparisons []ivid.Comparison `json:"comparisons"`
+		}
+		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(list), "text/csv")
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 || len(got.Comparisons) != 304 {
+			t.Fatalf("hash list: %d %v, %d comparisons", resp.StatusCode, err, len(got.Comparisons))
+		}
+		cs := got.Comparisons
+		a := cs[0].Media.ID
+		for i, k := range []int{0, 1, 2, 303} {
+			if cs[k].Media.ID != a || cs[k].New != (i == 0) {
+				t.Errorf("entry %d: item %d new %v, want item %d new %v", k+1, cs[k].Media.ID, cs[k].New, a, i == 0)
+			}
+		}
+		if subs, err := db.Submissions(context.Background(), a); err != nil || len(subs) != 4 {
+			t.Errorf("item A: %d submissions (%v), want 4", len(subs), err)
+		}
+		ids := map[ivid.MediaID]bool{}
+		for _, c := range cs[3:303] {
+			if !c.New || c.Media.ID == a {
+				t.Fatalf("distinct entry: %+v", c.Media)
+			}
+			ids[c.Media.ID] = true
+		}
+		if len(ids) != 300 {
+			t.Errorf("%d distinct items for 300 distinct MD5s", len(ids))
 		}
 		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
 			t.Fatal(err)

@@ -386,7 +386,10 @@ func mediaFromRecord(rec filehash.Record) Media {
 
 // ContributeHashes adds hash-only entries (a VICS or ICSE file's) to a
 // case: no pixels are stored; categories and series names given are kept
-// as the contributor's proposal when the item is new.
+// as the contributor's proposal when the item is new. Entries are
+// checked first, then committed in groups of hashGroup, each one
+// transaction (one sync of the database's log); a failing group ends the
+// contribution, and the groups before it stay.
 func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry) ([]Comparison, error) {
 	if err := a.require(PermContribute); err != nil {
 		return nil, err
@@ -394,62 +397,137 @@ func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, 
 	if _, err := s.Case(ctx, a, caseID); err != nil {
 		return nil, err
 	}
-	var out []Comparison
 	for i, e := range entries {
 		if e.SHA256 == "" && e.MD5 == "" && e.SHA1 == "" {
-			return out, fmt.Errorf("%w: entry %d has no MD5, SHA-1 or SHA-256", ErrInvalid, i+1)
+			return nil, fmt.Errorf("%w: entry %d has no MD5, SHA-1 or SHA-256", ErrInvalid, i+1)
 		}
-		var m Media
-		isNew := true
+	}
+	out := make([]Comparison, 0, len(entries))
+	for group := range slices.Chunk(entries, hashGroup) {
+		cs, err := s.contributeHashGroup(ctx, a, caseID, group)
+		out = append(out, cs...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// hashGroup is how many hash-only entries share a transaction. A
+// transaction an entry made 5,000 MD5s take 2.8-3.9 s through the API on
+// SQLite and 12-14 s on PostgreSQL; groups of 256, 1.2 and 6.5-6.8 s (the
+// rest is mostly the comparison each entry gets back).
+const hashGroup = 256
+
+// listedEntry is one entry of a group of ContributeHashes.
+type listedEntry struct {
+	m     Media
+	isNew bool
+	first int // the group's first entry naming the same content
+	sub   Submission
+}
+
+func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseID, group []hashset.Entry) ([]Comparison, error) {
+	ls := make([]listedEntry, len(group))
+	// Digests already named in the group: an entry naming one is the same
+	// item, as the database would say once the earlier one is in it.
+	seen := map[string]int{}
+	for i, e := range group {
+		l := &ls[i]
+		l.first = i
+		// As the database is searched below: by SHA-256 if given, else by
+		// MD5 or SHA-1.
+		keys := digestKeys(e.SHA256, "", "")
+		if e.SHA256 == "" {
+			keys = digestKeys("", e.MD5, e.SHA1)
+		}
+		for _, k := range keys {
+			if f, ok := seen[k]; ok {
+				l.first = f
+				break
+			}
+		}
+		l.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now()}
+		if l.first != i {
+			continue
+		}
+		for _, k := range digestKeys(e.SHA256, e.MD5, e.SHA1) {
+			seen[k] = i
+		}
+		l.isNew = true
 		if e.SHA256 != "" {
 			got, err := s.store.MediaBySHA256(ctx, e.SHA256)
 			if err == nil {
-				m, isNew = got, false
+				l.m, l.isNew = got, false
 			} else if !errors.Is(err, ErrNotFound) {
-				return out, err
+				return nil, err
 			}
 		} else if ms, err := s.store.MediaByDigest(ctx, e.MD5, e.SHA1); err != nil {
-			return out, err
+			return nil, err
 		} else if len(ms) > 0 {
-			m, isNew = ms[0], false
+			l.m, l.isNew = ms[0], false
 		}
-		if isNew {
-			m = Media{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, PDQ: e.PDQ, VPDQ: e.VPDQ, Kind: Image, MIME: "application/octet-stream",
+		if l.isNew {
+			l.m = Media{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, PDQ: e.PDQ, VPDQ: e.VPDQ, Kind: Image, MIME: "application/octet-stream",
 				Category: e.Category, PhotoDNA: e.PhotoDNA, Created: s.now()}
 			if e.Quality != nil {
-				m.Quality = *e.Quality
+				l.m.Quality = *e.Quality
 			} else if e.PDQ != nil {
-				m.Quality = pdq.MinQuality // a list's hash is taken as usable
+				l.m.Quality = pdq.MinQuality // a list's hash is taken as usable
 			}
 			if len(e.VPDQ) > 0 || e.MediaType == "video" || e.MediaType == "Video" {
-				m.Kind = Video
+				l.m.Kind = Video
 			}
 		}
-		sub := Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now()}
-		err := s.change(ctx, a, "media.contribute-hashes", func(tx Tx) (string, string, error) {
-			if isNew {
-				if err := tx.CreateMedia(ctx, &m); err != nil {
-					return "", "", conflict(err)
+	}
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		for i := range ls {
+			l := &ls[i]
+			if l.first != i {
+				l.m = ls[l.first].m
+			} else if l.isNew {
+				if err := tx.CreateMedia(ctx, &l.m); err != nil {
+					return conflict(err)
 				}
 			}
-			sub.MediaID = m.ID
-			err := tx.AddSubmission(ctx, &sub)
-			return obj("media", int64(m.ID)), fmt.Sprintf("case=%d new=%v", caseID, isNew), err
-		})
+			l.sub.MediaID = l.m.ID
+			if err := tx.AddSubmission(ctx, &l.sub); err != nil {
+				return err
+			}
+			detail := fmt.Sprintf("case=%d new=%v", caseID, l.isNew)
+			if err := s.appendAudit(ctx, tx, a, "media.contribute-hashes", obj("media", int64(l.m.ID)), detail); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Comparison, 0, len(ls))
+	for _, l := range ls {
+		if l.isNew {
+			s.index.insert(l.m)
+		}
+		c, err := s.compare(ctx, l.m, nil)
 		if err != nil {
 			return out, err
 		}
-		if isNew {
-			s.index.insert(m)
-		}
-		c, err := s.compare(ctx, m, nil)
-		if err != nil {
-			return out, err
-		}
-		c.New = isNew
+		c.New = l.isNew
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// digestKeys names the digests given, each with its kind.
+func digestKeys(sha256, md5, sha1 string) []string {
+	var keys []string
+	for _, k := range [][2]string{{"sha256:", sha256}, {"md5:", md5}, {"sha1:", sha1}} {
+		if k[1] != "" {
+			keys = append(keys, k[0]+k[1])
+		}
+	}
+	return keys
 }
 
 // compare builds the answer for one item: its own facts, then exact,
