@@ -56,7 +56,7 @@ func (s *Service) LookupHash(ctx context.Context, a Actor, q string) (LookupResu
 		}
 		h, _ := pdq.ParseHex(q)
 		probe := Media{PDQ: &h, Quality: pdq.MinQuality}
-		c, err := s.compare(ctx, probe, nil)
+		c, err := s.compare(ctx, probe, nil, nil)
 		if err != nil {
 			return r, err
 		}
@@ -65,7 +65,7 @@ func (s *Service) LookupHash(ctx context.Context, a Actor, q string) (LookupResu
 		return r, fmt.Errorf("%w: a hash is hexadecimal: MD5 (32), SHA-1 (40), SHA-256 or PDQ (64)", ErrInvalid)
 	}
 	for _, m := range exact {
-		c, err := s.compare(ctx, m, nil)
+		c, err := s.compare(ctx, m, nil, nil)
 		if err != nil {
 			return r, err
 		}
@@ -87,7 +87,7 @@ func (s *Service) LookupFile(ctx context.Context, a Actor, name, path string) (L
 	}
 	r := LookupResult{Query: name, Kind: "file"}
 	if m, err := s.store.MediaBySHA256(ctx, rec.SHA256); err == nil {
-		c, err := s.compare(ctx, m, rec.Dihedral)
+		c, err := s.compare(ctx, m, rec.Dihedral, nil)
 		if err != nil {
 			return r, err
 		}
@@ -97,7 +97,7 @@ func (s *Service) LookupFile(ctx context.Context, a Actor, name, path string) (L
 		return r, err
 	}
 	probe := mediaFromRecord(rec)
-	c, err := s.compare(ctx, probe, rec.Dihedral)
+	c, err := s.compare(ctx, probe, rec.Dihedral, nil)
 	r.Near = c.Links
 	return r, err
 }

@@ -31,7 +31,7 @@ func (s *Service) Media(ctx context.Context, a Actor, id MediaID) (MediaFacts, e
 	if err != nil {
 		return MediaFacts{}, err
 	}
-	c, err := s.compare(ctx, m, nil)
+	c, err := s.compare(ctx, m, nil, nil)
 	if err != nil {
 		return MediaFacts{}, err
 	}
