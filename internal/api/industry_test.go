@@ -174,22 +174,15 @@ func TestHashListDuplicates(t *testing.T) {
 		f := newFixture(t, db, Options{})
 		c := f.newCase("fr-specialist", "FR-DUP", ivid.SharingAgency)
 		md5A, sha1A := strings.Repeat("a1", 16), strings.Repeat("b2", 20)
-		list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
-			md5A + ";" + sha1A + ";;IMG-1;y;n;n;;1;n;Image;n\n" +
-			md5A + ";;;IMG-2;y;n;n;;1;n;Image;n\n" +
-			md5A + ";" + sha1A + ";;IMG-3;y;n;n;;1;n;Image;n\n"
+		lines := []string{icseLine(md5A, sha1A, "IMG-1"), icseLine(md5A, "", "IMG-2"), icseLine(md5A, sha1A, "IMG-3")}
 		for i := range 300 { // past one group
-			list += fmt.Sprintf("%032x;;;IMG-%d;y;n;n;;1;n;Image;n\n", i+1, i+4)
+			lines = append(lines, icseLine(fmt.Sprintf("%032x", i+1), "", fmt.Sprintf("IMG-%d", i+4)))
 		}
-		list += md5A + ";;;IMG-LAST;y;n;n;;1;n;Image;n\n" // in the second group
-		var got struct {
-			Comparisons []ivid.Comparison `json:"comparisons"`
+		lines = append(lines, icseLine(md5A, "", "IMG-LAST")) // in the second group
+		cs := f.contributeList("fr-specialist", c.ID, lines...)
+		if len(cs) != 304 {
+			t.Fatalf("hash list: %d comparisons, want 304", len(cs))
 		}
-		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(list), "text/csv")
-		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 || len(got.Comparisons) != 304 {
-			t.Fatalf("hash list: %d %v, %d comparisons", resp.StatusCode, err, len(got.Comparisons))
-		}
-		cs := got.Comparisons
 		a := cs[0].Media.ID
 		for i, k := range []int{0, 1, 2, 303} {
 			if cs[k].Media.ID != a || cs[k].New != (i == 0) {
@@ -225,16 +218,11 @@ func TestHashesOnlyThenContent(t *testing.T) {
 		c := f.newCase("fr-specialist", "FR-LIST", ivid.SharingAgency)
 		img := scene(t, 11, demo.Original)
 		md5sum, sha1sum, sha256sum := md5.Sum(img), sha1.Sum(img), sha256.Sum256(img)
-		list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
-			hex.EncodeToString(md5sum[:]) + ";" + hex.EncodeToString(sha1sum[:]) + ";;IMG-1;y;n;n;;1;n;Image;n\n"
-		var listed struct {
-			Comparisons []ivid.Comparison `json:"comparisons"`
+		listed := f.contributeList("fr-specialist", c.ID, icseLine(hex.EncodeToString(md5sum[:]), hex.EncodeToString(sha1sum[:]), "IMG-1"))
+		if len(listed) != 1 {
+			t.Fatalf("hash list: %+v", listed)
 		}
-		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(list), "text/csv")
-		if err := json.NewDecoder(resp.Body).Decode(&listed); err != nil || resp.StatusCode != 200 || len(listed.Comparisons) != 1 {
-			t.Fatalf("hash list: %d %v %+v", resp.StatusCode, err, listed)
-		}
-		id := listed.Comparisons[0].Media.ID
+		id := listed[0].Media.ID
 		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
 		var vote map[string]string
 		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
@@ -262,6 +250,28 @@ func TestHashesOnlyThenContent(t *testing.T) {
 			t.Fatalf("industry match: %d %+v", st, mres)
 		}
 	})
+}
+
+// icseLine is a line of an ICSE CSV hash list naming an image.
+func icseLine(md5, sha1, label string) string {
+	return md5 + ";" + sha1 + ";;" + label + ";y;n;n;;1;n;Image;n"
+}
+
+// contributeList contributes an ICSE CSV hash list of lines to a case and
+// returns the comparisons.
+func (f *fixture) contributeList(user string, caseID ivid.CaseID, lines ...string) []ivid.Comparison {
+	f.t.Helper()
+	list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
+		strings.Join(lines, "\n") + "\n"
+	var got struct {
+		Comparisons []ivid.Comparison `json:"comparisons"`
+	}
+	resp := f.do(user, "POST", "/api/v1/cases/"+itoa(int64(caseID))+"/hashes", strings.NewReader(list), "text/csv")
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		f.t.Fatalf("hash list: %d %v", resp.StatusCode, err)
+	}
+	return got.Comparisons
 }
 
 func hashBytes(t *testing.T, b []byte) string {

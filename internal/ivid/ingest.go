@@ -473,16 +473,8 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			l.m, l.isNew = ms[0], false
 		}
 		if l.isNew {
-			l.m = Media{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, PDQ: e.PDQ, VPDQ: e.VPDQ, Kind: Image, MIME: "application/octet-stream",
-				Category: e.Category, PhotoDNA: e.PhotoDNA, Created: s.now()}
-			if e.Quality != nil {
-				l.m.Quality = *e.Quality
-			} else if e.PDQ != nil {
-				l.m.Quality = pdq.MinQuality // a list's hash is taken as usable
-			}
-			if len(e.VPDQ) > 0 || e.MediaType == "video" || e.MediaType == "Video" {
-				l.m.Kind = Video
-			}
+			l.m = mediaFromEntry(e)
+			l.m.Created = s.now()
 		}
 	}
 	err := s.store.InTx(ctx, func(tx Tx) error {
@@ -526,6 +518,21 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// mediaFromEntry is a new hashes-only item as a hash list describes it.
+func mediaFromEntry(e hashset.Entry) Media {
+	m := Media{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, PDQ: e.PDQ, VPDQ: e.VPDQ, Kind: Image, MIME: "application/octet-stream",
+		Category: e.Category, PhotoDNA: e.PhotoDNA}
+	if e.Quality != nil {
+		m.Quality = *e.Quality
+	} else if e.PDQ != nil {
+		m.Quality = pdq.MinQuality // a list's hash is taken as usable
+	}
+	if len(e.VPDQ) > 0 || e.MediaType == "video" || e.MediaType == "Video" {
+		m.Kind = Video
+	}
+	return m
 }
 
 // digestKeys names the digests given, each with its kind.
