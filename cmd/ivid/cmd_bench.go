@@ -47,7 +47,7 @@ medians measured in one run.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
-	cmd.AddCommand(newBenchHashCommand(g), newBenchIndexCommand(g), newBenchVideoCommand(g), newBenchIngestCommand(g), newBenchMatchAPICommand(g))
+	cmd.AddCommand(newBenchHashCommand(g), newBenchIndexCommand(g), newBenchVideoCommand(g), newBenchIngestCommand(g), newBenchMatchAPICommand(g), newBenchHashListCommand(g))
 	return cmd
 }
 

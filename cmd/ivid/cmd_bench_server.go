@@ -44,8 +44,10 @@ type benchServer struct {
 	stop       func()
 }
 
-func startBenchServer(ctx context.Context, dir string, hashers int, decoders *filehash.Decoders) (*benchServer, error) {
-	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", TOTPOptional: true, Hashers: hashers, Decoders: decoders})
+// startBenchServer starts a server on loopback over dir, and over the
+// PostgreSQL database at databaseURL if set (which must be empty).
+func startBenchServer(ctx context.Context, dir, databaseURL string, hashers int, decoders *filehash.Decoders) (*benchServer, error) {
+	srv, err := server.Open(ctx, server.Config{DataDir: dir, DatabaseURL: databaseURL, Addr: "127.0.0.1:0", TOTPOptional: true, Hashers: hashers, Decoders: decoders})
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +221,7 @@ func runBenchIngest(ctx context.Context, o benchIngestOptions, out io.Writer) er
 	var commits float64
 	contributeOnce := func(run int) (time.Duration, time.Duration, error) {
 		serverProcs()
-		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), o.workers, decoders)
+		bs, err := startBenchServer(ctx, filepath.Join(tmp, fmt.Sprintf("server-%d", run)), "", o.workers, decoders)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -392,7 +394,7 @@ func runBenchMatchAPI(ctx context.Context, o benchMatchOptions, out io.Writer) e
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bs, err := startBenchServer(ctx, tmp, serverProcs(), nil)
+	bs, err := startBenchServer(ctx, tmp, "", serverProcs(), nil)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
-// TestBenchServer runs the two server benches, and the index's, on tiny
+// TestBenchServer runs the server benches, and the index's, on tiny
 // inputs: they build what they measure, load it, and print their figures.
 func TestBenchServer(t *testing.T) {
 	tests := []struct {
@@ -17,8 +20,16 @@ func TestBenchServer(t *testing.T) {
 		{[]string{"bench", "ingest", "--n", "2", "--size", "20x20", "--repeat", "1"}, nil},
 		{[]string{"bench", "match-api", "--hashes", "2000", "--duration", "300ms", "--batch", "5", "--pdq-share", "0.5"},
 			[]string{"2000 hashes indexed", "4 clients, 5 hashes a request", "a random read over", "(failed 0)", "lookups/s"}},
+		{[]string{"bench", "hashlist", "--entries", "300"},
+			[]string{"300 entries (ICSE CSV", "SQLite", "new list", "same list again", "entries/s"}},
 		{[]string{"bench", "index", "--n", "5000", "--queries", "50", "--brute-queries", "5"},
 			[]string{"n=5000", "a random read over", "16 in flight", "queries/s", "recall 100.00 %"}},
+	}
+	if u := os.Getenv(storagetest.EnvPostgres); u != "" {
+		tests = append(tests, struct {
+			args []string
+			want []string
+		}{[]string{"bench", "hashlist", "--entries", "300", "--database", u}, []string{"300 entries", "PostgreSQL", "same list again"}})
 	}
 	for _, tc := range tests {
 		code, out, errs := runIvid(t, tc.args...)

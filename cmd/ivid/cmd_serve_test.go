@@ -411,7 +411,7 @@ func TestServerDemo(t *testing.T) {
 func TestContributeCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), 0, nil)
+	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), "", 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

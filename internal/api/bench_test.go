@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
@@ -119,5 +120,29 @@ func BenchmarkMatch(b *testing.B) {
 		if resp.StatusCode != 200 {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
+	}
+}
+
+// BenchmarkContributeHashes contributes an ICSE hash list of 256 new
+// MD5 and SHA-1 pairs an operation (one group commit), on SQLite, and on
+// PostgreSQL when IVID_TEST_POSTGRES is set; 'ivid bench hashlist' does
+// the same at any size.
+func BenchmarkContributeHashes(b *testing.B) {
+	for _, e := range storagetest.Engines(b) {
+		b.Run(e.Name, func(b *testing.B) {
+			f := newFixture(b, e.Open(b), Options{})
+			c := f.newCase("fr-specialist", "BENCH", ivid.SharingAgency)
+			r := rand.New(rand.NewPCG(1, 2))
+			for b.Loop() {
+				lines := make([]string, 256)
+				for i := range lines {
+					lines[i] = icseLine(fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()), fmt.Sprintf("%016x%016x%08x", r.Uint64(), r.Uint64(), r.Uint32()), "bench")
+				}
+				if cs := f.contributeList("fr-specialist", c.ID, lines...); len(cs) != len(lines) || !cs[0].New {
+					b.Fatalf("%d comparisons", len(cs))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(256*b.N), "µs/entry")
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime/multipart"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,23 @@ func TestHashListDuplicates(t *testing.T) {
 		}
 		if len(ids) != 300 {
 			t.Errorf("%d distinct items for 300 distinct MD5s", len(ids))
+		}
+		// Each answer counts the submissions known when its group is
+		// committed: three in the first group, the fourth in the second.
+		if cs[0].Submissions != 3 || cs[303].Submissions != 4 || cs[3].Submissions != 1 || !slices.Equal(cs[303].Agencies, []string{"FR"}) {
+			t.Errorf("answers: submissions %d, %d, %d, agencies %v; want 3, 4, 1, [FR]", cs[0].Submissions, cs[303].Submissions, cs[3].Submissions, cs[303].Agencies)
+		}
+		// Germany's copy of part of the list: the same items, by MD5 alone
+		// or by MD5 and SHA-1, known to both agencies.
+		de := f.newCase("de-specialist", "DE-DUP", ivid.SharingAgency)
+		again := f.contributeList("de-specialist", de.ID, icseLine(md5A, sha1A, "X-1"), lines[3], lines[4], icseLine("", sha1A, "X-4"))
+		for k, want := range []ivid.MediaID{a, cs[3].Media.ID, cs[4].Media.ID, a} {
+			if c := again[k]; c.New || c.Media.ID != want || !slices.Equal(c.Agencies, []string{"FR", "DE"}) {
+				t.Errorf("Germany's entry %d: item %d new %v agencies %v, want item %d known to FR and DE", k+1, c.Media.ID, c.New, c.Agencies, want)
+			}
+		}
+		if again[1].Submissions != 2 || again[3].Submissions != 6 {
+			t.Errorf("Germany's answers: %d and %d submissions, want 2 and 6", again[1].Submissions, again[3].Submissions)
 		}
 		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
 			t.Fatal(err)
@@ -412,3 +430,35 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("document has %d operations, the router %d routes", n, len(f.srv.Routes()))
 	}
 }
+
+// TestHashListAnalyzed: a large hash list leaves PostgreSQL's planner
+// statistics up to date (autovacuum may be off, or a minute behind), so
+// that the next list's lookups of 256 digests read the indexes. SQLite
+// needs none.
+func TestHashListAnalyzed(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-BIG", ivid.SharingAgency)
+		lines := make([]string, analyzeEntries)
+		for i := range lines {
+			lines[i] = icseLine(fmt.Sprintf("%032x", i+1), "", fmt.Sprintf("IMG-%d", i))
+		}
+		if cs := f.contributeList("fr-specialist", c.ID, lines...); len(cs) != len(lines) {
+			t.Fatalf("%d comparisons for %d entries", len(cs), len(lines))
+		}
+		if db.Dialect() != storage.Postgres {
+			return
+		}
+		var tuples float64
+		if err := db.SQL().QueryRow(`SELECT reltuples FROM pg_class WHERE relname = 'media'`).Scan(&tuples); err != nil {
+			t.Fatal(err)
+		}
+		if tuples < analyzeEntries {
+			t.Fatalf("statistics of media: %.0f rows, want %d: the list was not followed by ANALYZE", tuples, analyzeEntries)
+		}
+	})
+}
+
+// analyzeEntries is a hash list past the size (1,024) from which the
+// server refreshes the statistics.
+const analyzeEntries = 1100

@@ -113,6 +113,7 @@ func (s *Service) Categorise(ctx context.Context, a Actor, ids []MediaID, c hash
 	var withdrawn []Media
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		withdrawn = withdrawn[:0]
+		recs := make([]auditEntry, 0, len(ids))
 		for _, id := range ids {
 			m, err := tx.Media(ctx, id)
 			if err != nil {
@@ -136,11 +137,9 @@ func (s *Service) Categorise(ctx context.Context, a Actor, ids []MediaID, c hash
 			if err := tx.UpdateMedia(ctx, &m); err != nil {
 				return err
 			}
-			if err := s.appendAudit(ctx, tx, a, "media.categorise", obj("media", int64(id)), detail); err != nil {
-				return err
-			}
+			recs = append(recs, auditEntry{"media.categorise", obj("media", int64(id)), detail})
 		}
-		return nil
+		return s.appendAudits(ctx, tx, a, recs)
 	})
 	if err == nil {
 		for _, m := range withdrawn {
@@ -179,6 +178,7 @@ func (s *Service) AssignSeries(ctx context.Context, a Actor, ids []MediaID, seri
 				return err
 			}
 		}
+		recs := make([]auditEntry, 0, len(ids))
 		for _, id := range ids {
 			m, err := tx.Media(ctx, id)
 			if err != nil {
@@ -188,11 +188,9 @@ func (s *Service) AssignSeries(ctx context.Context, a Actor, ids []MediaID, seri
 			if err := tx.UpdateMedia(ctx, &m); err != nil {
 				return err
 			}
-			if err := s.appendAudit(ctx, tx, a, "media.series", obj("media", int64(id)), fmt.Sprintf("series=%d", series)); err != nil {
-				return err
-			}
+			recs = append(recs, auditEntry{"media.series", obj("media", int64(id)), fmt.Sprintf("series=%d", series)})
 		}
-		return nil
+		return s.appendAudits(ctx, tx, a, recs)
 	})
 }
 

@@ -142,12 +142,28 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // appendAudit writes one audit record inside tx, after the trail's head.
 func (s *Service) appendAudit(ctx context.Context, tx Tx, a Actor, action, object, detail string) error {
+	return s.appendAudits(ctx, tx, a, []auditEntry{{action, object, detail}})
+}
+
+// auditEntry is one of a's actions to record.
+type auditEntry struct{ action, object, detail string }
+
+// appendAudits records es in order, chained after the trail's head, read
+// once: a group of contributions writes its records together.
+func (s *Service) appendAudits(ctx context.Context, tx Tx, a Actor, es []auditEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
 	head, err := tx.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
-	r := audit.Link(head, audit.Record{Time: s.now(), UserID: int64(a.User.ID), AgencyID: int64(a.Agency.ID), Action: action, Object: object, Detail: detail})
-	return tx.AppendAudit(ctx, r)
+	rs := make([]audit.Record, len(es))
+	for i, e := range es {
+		rs[i] = audit.Link(head, audit.Record{Time: s.now(), UserID: int64(a.User.ID), AgencyID: int64(a.Agency.ID), Action: e.action, Object: e.object, Detail: e.detail})
+		head = &rs[i]
+	}
+	return tx.AppendAudit(ctx, rs...)
 }
 
 // change runs fn and its audit record in one transaction: if the record

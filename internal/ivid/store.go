@@ -36,6 +36,9 @@ type Store interface {
 	Tx
 	InTx(ctx context.Context, fn func(Tx) error) error
 	Ping(ctx context.Context) error
+	// Analyze refreshes the query planner's statistics after a bulk
+	// change, where the database needs them.
+	Analyze(ctx context.Context) error
 	Close() error
 }
 
@@ -73,6 +76,9 @@ type Tx interface {
 	Media(ctx context.Context, id MediaID) (Media, error)
 	MediaBySHA256(ctx context.Context, sha256 string) (Media, error)
 	MediaByDigest(ctx context.Context, md5, sha1 string) ([]Media, error)
+	// MediaByDigests returns, by ID, every item whose SHA-256, MD5 or SHA-1
+	// is one of those given (empty strings are ignored).
+	MediaByDigests(ctx context.Context, sha256s, md5s, sha1s []string) ([]Media, error)
 	MediaBySerial(ctx context.Context, serial string) ([]Media, error)
 	MediaInBox(ctx context.Context, minLat, maxLat, minLon, maxLon float64) ([]Media, error)
 	MediaInSeries(ctx context.Context, s SeriesID) ([]Media, error)
@@ -84,6 +90,8 @@ type Tx interface {
 
 	AddSubmission(ctx context.Context, s *Submission) error
 	Submissions(ctx context.Context, m MediaID) ([]Submission, error)
+	// SubmissionsOf returns the submissions of every item ids names, by ID.
+	SubmissionsOf(ctx context.Context, ids []MediaID) ([]Submission, error)
 	RecentSubmissions(ctx context.Context, agency AgencyID, limit int) ([]Submission, error)
 
 	CreateSeries(ctx context.Context, s *Series) error
@@ -116,7 +124,8 @@ type Tx interface {
 	// AuditHead returns the last record (nil if none) and, inside a
 	// transaction, locks the trail until commit.
 	AuditHead(ctx context.Context) (*audit.Record, error)
-	AppendAudit(ctx context.Context, r audit.Record) error
+	// AppendAudit appends records linked in order after the head.
+	AppendAudit(ctx context.Context, rs ...audit.Record) error
 	// AuditMark is the head recorded apart from the trail: the last
 	// record's number and hash.
 	AuditMark(ctx context.Context) (seq int64, hash string, err error)

@@ -28,12 +28,27 @@ func (s *queries) AuditHead(ctx context.Context) (*audit.Record, error) {
 	return &r, nil
 }
 
-func (s *queries) AppendAudit(ctx context.Context, r audit.Record) error {
-	if _, err := s.exec(ctx, `INSERT INTO audit (seq, at, user_id, agency_id, action, object, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, ts(r.Time), r.UserID, r.AgencyID, r.Action, r.Object, r.Detail, r.Prev, r.Hash); err != nil {
-		return fmt.Errorf("append audit: %w", err)
+// AppendAudit inserts records in statements of up to 64 rows, sized by
+// powers of two so that few query texts are prepared, then moves the head
+// once.
+func (s *queries) AppendAudit(ctx context.Context, rs ...audit.Record) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	if _, err := s.exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, r.Seq, r.Hash); err != nil {
+	for rest := rs; len(rest) > 0; {
+		n := pow2Chunk(len(rest), 64)
+		q := `INSERT INTO audit (seq, at, user_id, agency_id, action, object, detail, prev, hash) VALUES ` + rowsOf(n, 9)
+		args := make([]any, 0, 9*n)
+		for _, r := range rest[:n] {
+			args = append(args, r.Seq, ts(r.Time), r.UserID, r.AgencyID, r.Action, r.Object, r.Detail, r.Prev, r.Hash)
+		}
+		if _, err := s.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		rest = rest[n:]
+	}
+	last := rs[len(rs)-1]
+	if _, err := s.exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, last.Seq, last.Hash); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 
 	"github.com/ivid-project/ivid/internal/hashset"
@@ -116,6 +118,33 @@ func (s *queries) MediaByDigest(ctx context.Context, md5, sha1 string) ([]ivid.M
 	return all(rows, err, scanMediaRows)
 }
 
+func (s *queries) MediaByDigests(ctx context.Context, sha256s, md5s, sha1s []string) ([]ivid.Media, error) {
+	seen := map[ivid.MediaID]bool{}
+	var out []ivid.Media
+	for _, c := range []struct {
+		col string
+		vs  []string
+	}{{"sha256", sha256s}, {"md5", md5s}, {"sha1", sha1s}} {
+		vs := slices.DeleteFunc(slices.Clone(c.vs), func(v string) bool { return v == "" })
+		for part := range slices.Chunk(vs, inMax) {
+			in, args := inList(part)
+			rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE `+c.col+` IN `+in, args...)
+			ms, err := all(rows, err, scanMediaRows)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				if !seen[m.ID] {
+					seen[m.ID] = true
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ivid.Media) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 func (s *queries) MediaBySerial(ctx context.Context, serial string) ([]ivid.Media, error) {
 	rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE camera_serial = ? AND camera_serial <> '' ORDER BY id LIMIT 1000`, serial)
 	return all(rows, err, scanMediaRows)
@@ -175,6 +204,21 @@ func scanSubmission(r *sql.Rows) (ivid.Submission, error) {
 func (s *queries) Submissions(ctx context.Context, m ivid.MediaID) ([]ivid.Submission, error) {
 	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id = ? ORDER BY id`, m)
 	return all(rows, err, scanSubmission)
+}
+
+func (s *queries) SubmissionsOf(ctx context.Context, ids []ivid.MediaID) ([]ivid.Submission, error) {
+	var out []ivid.Submission
+	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(ids))), inMax) {
+		in, args := inList(part)
+		rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id IN `+in, args...)
+		subs, err := all(rows, err, scanSubmission)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, subs...)
+	}
+	slices.SortFunc(out, func(a, b ivid.Submission) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 func (s *queries) RecentSubmissions(ctx context.Context, agency ivid.AgencyID, limit int) ([]ivid.Submission, error) {

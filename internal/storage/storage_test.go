@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -187,6 +188,121 @@ func TestStorage(t *testing.T) {
 		}
 		if as, _ := db.Agencies(ctx); len(as) != 1 {
 			t.Fatalf("rolled-back agency visible: %v", as)
+		}
+	})
+}
+
+// TestBatches covers the queries that take many rows or values at once:
+// their statements are cut into parts (64 audit rows, 256 values) and
+// padded to powers of two, and what they return must not show it.
+func TestBatches(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+		fr := ivid.Agency{Name: "OCRVP", Country: "FR", Kind: ivid.NationalUnit, Created: now}
+		db.CreateAgency(ctx, &fr)
+		u := ivid.User{AgencyID: fr.ID, Name: "alice", Roles: ivid.Roles{ivid.RoleSpecialist}, PasswordHash: "h", Created: now}
+		db.CreateUser(ctx, &u)
+		c := ivid.Case{AgencyID: fr.ID, Reference: "2026/002", Sharing: ivid.SharingAgency, CreatedBy: u.ID, Created: now}
+		db.CreateCase(ctx, &c)
+
+		// 300 items: every third known by SHA-256, the others by MD5 and
+		// SHA-1 alone; each with i%3+1 submissions.
+		const n = 300
+		var ids []ivid.MediaID
+		var sha256s, md5s, sha1s []string
+		for i := range n {
+			m := ivid.Media{MD5: fmt.Sprintf("md5-%d", i), SHA1: fmt.Sprintf("sha1-%d", i), Kind: ivid.Image, MIME: "image/jpeg", Category: hashset.Uncategorised, Created: now}
+			if i%3 == 0 {
+				m.SHA256 = fmt.Sprintf("sha256-%d", i)
+			}
+			if err := db.CreateMedia(ctx, &m); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+			for range i%3 + 1 {
+				if err := db.AddSubmission(ctx, &ivid.Submission{MediaID: m.ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, Created: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			switch {
+			case i%3 == 0:
+				sha256s = append(sha256s, m.SHA256)
+			case i%2 == 0:
+				md5s = append(md5s, m.MD5)
+			default:
+				sha1s = append(sha1s, m.SHA1)
+			}
+		}
+		// Each item named once, one twice (by MD5 and SHA-1), plus digests
+		// of nothing and empty ones.
+		md5s = append(md5s, "md5-3", "md5-none", "")
+		sha1s = append(sha1s, "sha1-3", "")
+		ms, err := db.MediaByDigests(ctx, sha256s, md5s, sha1s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != n {
+			t.Fatalf("MediaByDigests: %d items, want %d", len(ms), n)
+		}
+		for i, m := range ms {
+			if m.ID != ids[i] {
+				t.Fatalf("MediaByDigests: item %d is %d, want %d (by ID, each once)", i, m.ID, ids[i])
+			}
+		}
+		if ms, err := db.MediaByDigests(ctx, nil, []string{"md5-1"}, nil); err != nil || len(ms) != 1 || ms[0].ID != ids[1] {
+			t.Fatalf("MediaByDigests of one MD5: %v %v", ms, err)
+		}
+		if ms, err := db.MediaByDigests(ctx, nil, []string{""}, nil); err != nil || len(ms) != 0 {
+			t.Fatalf("MediaByDigests of empty digests: %v %v", ms, err)
+		}
+
+		subs, err := db.SubmissionsOf(ctx, append(ids, ids[0], ids[5]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[ivid.MediaID]int{}
+		for k, sub := range subs {
+			per[sub.MediaID]++
+			if k > 0 && sub.ID <= subs[k-1].ID {
+				t.Fatal("SubmissionsOf: not in order of ID")
+			}
+		}
+		for i, id := range ids {
+			if per[id] != i%3+1 {
+				t.Fatalf("SubmissionsOf: item %d has %d submissions, want %d", i, per[id], i%3+1)
+			}
+		}
+		if subs, err := db.SubmissionsOf(ctx, ids[2:3]); err != nil || len(subs) != 3 {
+			t.Fatalf("SubmissionsOf one item: %v %v", subs, err)
+		}
+
+		// Records appended in one call, 64+32+4 rows, then one more: the
+		// chain verifies and the head is the last.
+		for _, k := range []int{100, 1} {
+			err := db.InTx(ctx, func(tx ivid.Tx) error {
+				head, err := tx.AuditHead(ctx)
+				if err != nil {
+					return err
+				}
+				rs := make([]audit.Record, k)
+				for i := range rs {
+					rs[i] = audit.Link(head, audit.Record{Time: now, UserID: int64(u.ID), Action: "test", Object: fmt.Sprint(i)})
+					head = &rs[i]
+				}
+				return tx.AppendAudit(ctx, rs...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var ver audit.Verifier
+		if err := db.EachAudit(ctx, ver.Next); err != nil {
+			t.Fatal(err)
+		}
+		seq, hash, _ := db.AuditMark(ctx)
+		if err := ver.End(seq, hash); err != nil || ver.Count != 101 || seq != 101 {
+			t.Fatalf("audit: %d records, head %d, %v", ver.Count, seq, err)
 		}
 	})
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type benchHashListOptions struct {
+	entries  int
+	database string
+}
+
+func newBenchHashListCommand(g *globalOptions) *cobra.Command {
+	var o benchHashListOptions
+	cmd := &cobra.Command{
+		Use:   "hashlist",
+		Short: "Contribute a hash list through the API, then the same list again, and report entries/s",
+		Long: `Starts a server on loopback and contributes an ICSE CSV list of --entries
+synthetic MD5 and SHA-1 pairs to a case (POST /api/v1/cases/{id}/hashes),
+as a unit importing another's list would: every entry is a new hashes-only
+item. Then it contributes the same list again: every entry is known, and
+gets a second submission. Prints each pass's time and entries/s.
+
+The database is a fresh SQLite file, or with --database a fresh database
+created on that PostgreSQL server (and dropped after).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchHashList(cmd.Context(), o, g.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.entries, "entries", 20_000, "entries in the list")
+	f.StringVar(&o.database, "database", "", "URL of a PostgreSQL server to create the bench's database on (default: SQLite)")
+	return cmd
+}
+
+func runBenchHashList(ctx context.Context, o benchHashListOptions, out io.Writer) error {
+	if o.entries < 1 || o.entries > 1_000_000 {
+		return usageError{fmt.Errorf("--entries: 1 to 1,000,000 (a request's limit), got %d", o.entries)}
+	}
+	tmp, err := os.MkdirTemp("", "ivid-bench-hashlist")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dbURL, engine := "", "SQLite"
+	if o.database != "" {
+		var drop func()
+		if dbURL, drop, err = createBenchDatabase(ctx, o.database); err != nil {
+			return err
+		}
+		defer drop()
+		engine = "PostgreSQL"
+	}
+	bs, err := startBenchServer(ctx, tmp, dbURL, 1, nil)
+	if err != nil {
+		return err
+	}
+	defer bs.stop()
+	var list strings.Builder
+	list.WriteString("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n")
+	r := rand.New(rand.NewPCG(uint64(o.entries), 3))
+	for i := range o.entries {
+		fmt.Fprintf(&list, "%016x%016x;%016x%016x%08x;;bench-%d;y;n;n;;1;n;Image;n\n", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64(), r.Uint32(), i)
+	}
+	fmt.Fprintf(out, "ivid bench hashlist: %d entries (ICSE CSV, MD5 and SHA-1), %s\n", o.entries, engine)
+	for _, pass := range []string{"new list", "same list again"} {
+		start := time.Now()
+		n, err := bs.postList(ctx, list.String())
+		if err != nil {
+			return fmt.Errorf("%s: %w", pass, err)
+		}
+		if n != o.entries {
+			return fmt.Errorf("%s: %d comparisons for %d entries", pass, n, o.entries)
+		}
+		d := time.Since(start)
+		fmt.Fprintf(out, "  %-16s %8.2f s  %8.0f entries/s  %6.0f µs an entry\n", pass, d.Seconds(), float64(n)/d.Seconds(), float64(d.Microseconds())/float64(n))
+	}
+	return nil
+}
+
+// postList contributes an ICSE list to the bench case and returns the
+// number of comparisons answered.
+func (bs *benchServer) postList(ctx context.Context, list string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/api/v1/cases/%d/hashes", bs.base, bs.caseID), strings.NewReader(list))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+bs.specialist)
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return 0, fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	var got struct {
+		Items int `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		return 0, err
+	}
+	return got.Items, nil
+}
+
+// createBenchDatabase creates an empty database on the PostgreSQL server
+// at base, and returns its URL and a function that drops it.
+func createBenchDatabase(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, usageError{fmt.Errorf("--database: want a postgres:// URL")}
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 6)
+	crand.Read(b)
+	name := "ivid_bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create the bench's database: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
