@@ -157,25 +157,11 @@ func TestStorage(t *testing.T) {
 		}
 
 		// The audit trail appends under the head's lock and reads back in order.
-		for i := range 3 {
-			err := db.InTx(ctx, func(tx ivid.Tx) error {
-				head, err := tx.AuditHead(ctx)
-				if err != nil {
-					return err
-				}
-				return tx.AppendAudit(ctx, audit.Link(head, audit.Record{Time: now, UserID: int64(u.ID), Action: "test", Object: string(rune('a' + i))}))
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+		for range 3 {
+			appendRecords(t, db, now, 1)
 		}
-		var ver audit.Verifier
-		if err := db.EachAudit(ctx, ver.Next); err != nil {
-			t.Fatal(err)
-		}
-		seq, hash, _ := db.AuditMark(ctx)
-		if err := ver.End(seq, hash); err != nil || ver.Count != 3 {
-			t.Fatalf("audit: %d records, %v", ver.Count, err)
+		if n, seq := verifyTrail(t, db); n != 3 || seq != 3 {
+			t.Fatalf("audit: %d records, head %d", n, seq)
 		}
 		// A failed transaction leaves nothing.
 		boom := errors.New("boom")
@@ -279,30 +265,51 @@ func TestBatches(t *testing.T) {
 
 		// Records appended in one call, 64+32+4 rows, then one more: the
 		// chain verifies and the head is the last.
-		for _, k := range []int{100, 1} {
-			err := db.InTx(ctx, func(tx ivid.Tx) error {
-				head, err := tx.AuditHead(ctx)
-				if err != nil {
-					return err
-				}
-				rs := make([]audit.Record, k)
-				for i := range rs {
-					rs[i] = audit.Link(head, audit.Record{Time: now, UserID: int64(u.ID), Action: "test", Object: fmt.Sprint(i)})
-					head = &rs[i]
-				}
-				return tx.AppendAudit(ctx, rs...)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		var ver audit.Verifier
-		if err := db.EachAudit(ctx, ver.Next); err != nil {
-			t.Fatal(err)
-		}
-		seq, hash, _ := db.AuditMark(ctx)
-		if err := ver.End(seq, hash); err != nil || ver.Count != 101 || seq != 101 {
-			t.Fatalf("audit: %d records, head %d, %v", ver.Count, seq, err)
+		appendRecords(t, db, now, 100)
+		appendRecords(t, db, now, 1)
+		if n, seq := verifyTrail(t, db); n != 101 || seq != 101 {
+			t.Fatalf("audit: %d records, head %d", n, seq)
 		}
 	})
+}
+
+// appendRecords appends k records to the trail in one transaction and one
+// call.
+func appendRecords(t *testing.T, db *storage.DB, now time.Time, k int) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.InTx(ctx, func(tx ivid.Tx) error {
+		head, err := tx.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		rs := make([]audit.Record, k)
+		for i := range rs {
+			rs[i] = audit.Link(head, audit.Record{Time: now, UserID: 1, Action: "test", Object: fmt.Sprint(i)})
+			head = &rs[i]
+		}
+		return tx.AppendAudit(ctx, rs...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifyTrail verifies the whole trail against its head, and returns its
+// records and the head's number.
+func verifyTrail(t *testing.T, db *storage.DB) (int64, int64) {
+	t.Helper()
+	ctx := context.Background()
+	var ver audit.Verifier
+	if err := db.EachAudit(ctx, ver.Next); err != nil {
+		t.Fatal(err)
+	}
+	seq, hash, err := db.AuditMark(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ver.End(seq, hash); err != nil {
+		t.Fatal(err)
+	}
+	return ver.Count, seq
 }
