@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/demo"
+	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
@@ -462,3 +464,87 @@ func TestHashListAnalyzed(t *testing.T) {
 // analyzeEntries is a hash list past the size (1,024) from which the
 // server refreshes the statistics.
 const analyzeEntries = 1100
+
+// TestHashListCompletes: an item known from ICSE's list by MD5 alone and
+// confirmed Baseline gets the SHA-1 and PDQ that a later list (a plain CSV
+// with PDQ, as NCMEC's) gives, in the database and at once in the indexes:
+// industry then matches a near copy by PDQ. A third list's other PDQ
+// replaces nothing.
+func TestHashListCompletes(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-ICSE", ivid.SharingAgency)
+		img := scene(t, 11, demo.Original)
+		md5sum, sha1sum := md5.Sum(img), sha1.Sum(img)
+		md5hex, sha1hex, pdqhex := hex.EncodeToString(md5sum[:]), hex.EncodeToString(sha1sum[:]), hashBytes(t, img)
+		id := f.contributeList("fr-specialist", c.ID, icseLine(md5hex, "", "IMG-1"))[0].Media.ID
+		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
+		var vote map[string]string
+		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+		f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+		if vote["baseline"] != "confirmed" {
+			t.Fatalf("baseline: %v", vote)
+		}
+		match := func() []bool {
+			var res struct {
+				Results []ivid.MatchResult `json:"results"`
+			}
+			f.json("industry", "POST", "/api/v1/match", map[string]any{"hashes": []ivid.MatchQuery{
+				{Type: "pdq", Value: hashBytes(t, scene(t, 11, demo.Brighter))}, {Type: "sha1", Value: sha1hex}, {Type: "md5", Value: md5hex},
+			}}, &res)
+			var got []bool
+			for _, r := range res.Results {
+				got = append(got, r.Match)
+			}
+			return got
+		}
+		if got := match(); !slices.Equal(got, []bool{false, false, true}) {
+			t.Fatalf("before the second list, industry matches %v, want by MD5 alone", got)
+		}
+
+		plain := func(user string, caseID ivid.CaseID, lines ...string) []ivid.Comparison {
+			var got struct {
+				Comparisons []ivid.Comparison `json:"comparisons"`
+			}
+			resp := f.do(user, "POST", "/api/v1/cases/"+itoa(int64(caseID))+"/hashes", strings.NewReader("md5,sha1,pdq,label\n"+strings.Join(lines, "\n")+"\n"), "text/csv")
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 || len(got.Comparisons) != len(lines) {
+				t.Fatalf("plain list: %d %v", resp.StatusCode, err)
+			}
+			return got.Comparisons
+		}
+		de := f.newCase("de-specialist", "DE-NCMEC", ivid.SharingAgency)
+		got := plain("de-specialist", de.ID, md5hex+","+sha1hex+","+pdqhex+",N-1")[0]
+		if got.New || got.Media.ID != id || got.Media.PDQ == nil || got.Media.PDQ.String() != pdqhex || got.Media.SHA1 != sha1hex {
+			t.Fatalf("second list's answer: new %v item %d (want %d), PDQ %v, SHA-1 %q", got.New, got.Media.ID, id, got.Media.PDQ, got.Media.SHA1)
+		}
+		if got := match(); !slices.Equal(got, []bool{true, true, true}) {
+			t.Fatalf("after the second list, industry matches %v, want by PDQ, SHA-1 and MD5", got)
+		}
+		// A third list: another PDQ for the known item, and a new item
+		// named twice, its PDQ on the second line.
+		other, md5B := strings.Repeat("0f", 32), strings.Repeat("b0", 16)
+		third := plain("de-specialist", de.ID, md5hex+",,"+other+",N-2", md5B+",,,N-3", md5B+",,"+other+",N-4")
+		if b := third[1]; !b.New || third[2].Media.ID != b.Media.ID || third[2].Media.PDQ == nil || third[2].Media.PDQ.String() != other {
+			t.Fatalf("an item named twice in one list: %+v, then %+v", b.Media, third[2].Media)
+		}
+		m, err := db.Media(ctx, id)
+		if err != nil || m.PDQ.String() != pdqhex || m.SHA1 != sha1hex || m.Category != hashset.CSAM || m.Baseline != ivid.BaselineConfirmed || m.Stored {
+			t.Fatalf("stored item: %+v %v", m, err)
+		}
+		var details []string
+		db.EachAudit(ctx, func(r audit.Record) error {
+			if r.Action == "media.contribute-hashes" {
+				details = append(details, r.Detail)
+			}
+			return nil
+		})
+		if len(details) != 5 || !strings.HasSuffix(details[1], "new=false completed=sha1,pdq") || strings.Contains(details[2], "completed") {
+			t.Fatalf("audit details %q", details)
+		}
+		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

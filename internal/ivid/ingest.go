@@ -459,6 +459,36 @@ type listedEntry struct {
 	isNew bool
 	first int // the group's first entry naming the same content
 	sub   Submission
+	// fills are the group's entries that give a known item hashes it
+	// lacks; before and completed are its state before and what they
+	// added.
+	fills     []hashset.Entry
+	before    Media
+	completed []string
+}
+
+// completeFrom fills in what m lacks and e gives, and names what it
+// filled: digests, PhotoDNA, and for a hashes-only item its PDQ or vPDQ
+// (a later list may have them: NCMEC's gives PDQ where ICSE's gives MD5
+// alone). Nothing known is replaced, nor the SHA-256: an entry that has
+// one is found by it.
+func completeFrom(m *Media, e hashset.Entry) []string {
+	var done []string
+	fill := func(name string, missing bool, set func()) {
+		if missing {
+			set()
+			done = append(done, name)
+		}
+	}
+	fill("md5", m.MD5 == "" && e.MD5 != "", func() { m.MD5 = e.MD5 })
+	fill("sha1", m.SHA1 == "" && e.SHA1 != "", func() { m.SHA1 = e.SHA1 })
+	fill("photodna", m.PhotoDNA == "" && e.PhotoDNA != "", func() { m.PhotoDNA = e.PhotoDNA })
+	if !m.Stored {
+		listed := mediaFromEntry(e)
+		fill("pdq", m.PDQ == nil && e.PDQ != nil, func() { m.PDQ, m.Quality = listed.PDQ, listed.Quality })
+		fill("vpdq", len(m.VPDQ) == 0 && len(e.VPDQ) > 0, func() { m.VPDQ, m.Kind = listed.VPDQ, Video })
+	}
+	return done
 }
 
 func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseID, group []hashset.Entry) ([]Comparison, error) {
@@ -470,6 +500,7 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 	// Digests already named in the group: an entry naming one is the same
 	// item, as the database would say once the earlier one is in it.
 	seen := map[string]int{}
+	byID := map[MediaID]int{} // known items, by the entry that found them
 	for i, e := range group {
 		l := &ls[i]
 		l.first = i
@@ -486,34 +517,61 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			}
 		}
 		l.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now()}
+		m, isNew := known.find(e)
+		if l.first == i && !isNew {
+			// Entries naming a known item by different digests.
+			if f, ok := byID[m.ID]; ok {
+				l.first = f
+			}
+		}
 		if l.first != i {
+			f := &ls[l.first]
+			if f.isNew {
+				completeFrom(&f.m, e)
+			} else if probe := f.m; len(completeFrom(&probe, e)) > 0 {
+				f.fills = append(f.fills, e)
+			}
 			continue
 		}
 		for _, k := range digestKeys(e.SHA256, e.MD5, e.SHA1) {
 			seen[k] = i
 		}
-		l.m, l.isNew = known.find(e)
+		l.m, l.isNew = m, isNew
 		if l.isNew {
 			l.m = mediaFromEntry(e)
 			l.m.Created = s.now()
+			continue
+		}
+		byID[m.ID] = i
+		if probe := m; len(completeFrom(&probe, e)) > 0 {
+			l.fills = append(l.fills, e)
 		}
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		recs := make([]auditEntry, len(ls))
 		for i := range ls {
 			l := &ls[i]
-			if l.first != i {
+			switch {
+			case l.first != i:
 				l.m = ls[l.first].m
-			} else if l.isNew {
+			case l.isNew:
 				if err := tx.CreateMedia(ctx, &l.m); err != nil {
 					return conflict(err)
+				}
+			case len(l.fills) > 0:
+				if err := l.complete(ctx, tx); err != nil {
+					return err
 				}
 			}
 			l.sub.MediaID = l.m.ID
 			if err := tx.AddSubmission(ctx, &l.sub); err != nil {
 				return err
 			}
-			recs[i] = auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), fmt.Sprintf("case=%d new=%v", caseID, l.isNew)}
+			detail := fmt.Sprintf("case=%d new=%v", caseID, l.isNew)
+			if len(l.completed) > 0 {
+				detail += " completed=" + strings.Join(l.completed, ",")
+			}
+			recs[i] = auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail}
 		}
 		return s.appendAudits(ctx, tx, a, recs)
 	})
@@ -527,8 +585,14 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 	g := s.groupFacts(ctx, ids)
 	out := make([]Comparison, 0, len(ls))
 	for _, l := range ls {
-		if l.isNew {
+		switch {
+		case l.isNew:
 			s.index.insert(l.m)
+		case len(l.completed) > 0:
+			s.index.update(l.before, l.m)
+			if l.m.Baseline == BaselineConfirmed {
+				s.baseline.update(l.before, l.m)
+			}
 		}
 		c, err := s.compare(ctx, l.m, nil, g)
 		if err != nil {
@@ -538,6 +602,27 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// complete gives a known item, read again inside tx, what the group's
+// entries add to it.
+func (l *listedEntry) complete(ctx context.Context, tx Tx) error {
+	m, err := tx.Media(ctx, l.m.ID)
+	if err != nil {
+		return err
+	}
+	l.before = m
+	l.completed = nil
+	for _, e := range l.fills {
+		l.completed = append(l.completed, completeFrom(&m, e)...)
+	}
+	if len(l.completed) > 0 {
+		if err := tx.UpdateMedia(ctx, &m); err != nil {
+			return err
+		}
+	}
+	l.m = m
+	return nil
 }
 
 // digestIndex finds a hash list's entries among the items read for them.
