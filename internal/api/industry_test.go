@@ -243,13 +243,7 @@ func TestHashesOnlyThenContent(t *testing.T) {
 			t.Fatalf("hash list: %+v", listed)
 		}
 		id := listed[0].Media.ID
-		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
-		var vote map[string]string
-		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
-		f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
-		if vote["baseline"] != "confirmed" {
-			t.Fatalf("baseline: %v", vote)
-		}
+		f.confirmBaseline(id)
 
 		_, res := f.upload("fr-specialist", c.ID, map[string][]byte{"seized.png": img})
 		if got := res[0].Comparison; got == nil || got.New || got.Media.ID != id || got.Media.PDQ == nil || !got.Media.Stored {
@@ -270,6 +264,19 @@ func TestHashesOnlyThenContent(t *testing.T) {
 			t.Fatalf("industry match: %d %+v", st, mres)
 		}
 	})
+}
+
+// confirmBaseline categorises an item 1 (France) and confirms it Baseline
+// (France and Germany).
+func (f *fixture) confirmBaseline(id ivid.MediaID) {
+	f.t.Helper()
+	f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
+	var vote map[string]string
+	f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+	f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
+	if vote["baseline"] != "confirmed" {
+		f.t.Fatalf("baseline: %v", vote)
+	}
 }
 
 // icseLine is a line of an ICSE CSV hash list naming an image.
@@ -479,13 +486,7 @@ func TestHashListCompletes(t *testing.T) {
 		md5sum, sha1sum := md5.Sum(img), sha1.Sum(img)
 		md5hex, sha1hex, pdqhex := hex.EncodeToString(md5sum[:]), hex.EncodeToString(sha1sum[:]), hashBytes(t, img)
 		id := f.contributeList("fr-specialist", c.ID, icseLine(md5hex, "", "IMG-1"))[0].Media.ID
-		f.json("fr-specialist", "POST", "/api/v1/media/categorise", map[string]any{"ids": []int64{int64(id)}, "category": 1}, nil)
-		var vote map[string]string
-		f.json("fr-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
-		f.json("de-specialist", "POST", "/api/v1/media/"+itoa(int64(id))+"/baseline", nil, &vote)
-		if vote["baseline"] != "confirmed" {
-			t.Fatalf("baseline: %v", vote)
-		}
+		f.confirmBaseline(id)
 		match := func() []bool {
 			var res struct {
 				Results []ivid.MatchResult `json:"results"`
