@@ -446,11 +446,11 @@ const analyzeFrom = 1024
 // hashGroup is how many hash-only entries share a transaction. A
 // transaction an entry made 5,000 MD5s take 2.8-3.9 s through the API on
 // SQLite and 12-14 s on PostgreSQL; groups of 256, 1.2 and 6.5-6.8 s, and
-// 0.84-0.88 and 5.6-7.0 s with the agencies read once a group. With the
-// group's lookups, audit records and submissions read or written
-// together, an entry took 108 µs on SQLite and 0.3 ms on PostgreSQL
-// (its media row and submission), against 166-229 µs and 1.9-2.0 ms
-// ('ivid bench hashlist --entries 20000').
+// 0.84-0.88 and 5.6-7.0 s with the agencies read once a group. With every
+// statement of a group's made for the group, not an entry (lookups, new
+// rows, submissions, audit records), an entry took 68-76 µs on SQLite
+// and 98-106 µs on PostgreSQL, against 164-313 µs and 1.5-1.6 ms ('ivid
+// bench hashlist --entries 20000').
 const hashGroup = 256
 
 // listedEntry is one entry of a group of ContributeHashes.
@@ -548,30 +548,39 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		}
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {
+		// New items first, in a few statements: the entries naming them
+		// again need their IDs.
+		var created []*Media
+		for i := range ls {
+			if ls[i].first == i && ls[i].isNew {
+				created = append(created, &ls[i].m)
+			}
+		}
+		if err := tx.CreateMediaItems(ctx, created); err != nil {
+			return conflict(err)
+		}
 		recs := make([]auditEntry, len(ls))
+		subs := make([]Submission, len(ls))
 		for i := range ls {
 			l := &ls[i]
 			switch {
 			case l.first != i:
 				l.m = ls[l.first].m
-			case l.isNew:
-				if err := tx.CreateMedia(ctx, &l.m); err != nil {
-					return conflict(err)
-				}
-			case len(l.fills) > 0:
+			case !l.isNew && len(l.fills) > 0:
 				if err := l.complete(ctx, tx); err != nil {
 					return err
 				}
 			}
 			l.sub.MediaID = l.m.ID
-			if err := tx.AddSubmission(ctx, &l.sub); err != nil {
-				return err
-			}
+			subs[i] = l.sub
 			detail := fmt.Sprintf("case=%d new=%v", caseID, l.isNew)
 			if len(l.completed) > 0 {
 				detail += " completed=" + strings.Join(l.completed, ",")
 			}
 			recs[i] = auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail}
+		}
+		if err := tx.AddSubmissions(ctx, subs); err != nil {
+			return err
 		}
 		return s.appendAudits(ctx, tx, a, recs)
 	})

@@ -72,6 +72,9 @@ type Tx interface {
 	Cases(ctx context.Context, agency AgencyID) ([]Case, error)
 
 	CreateMedia(ctx context.Context, m *Media) error
+	// CreateMediaItems creates items, which must differ in their SHA-256,
+	// MD5 and SHA-1 together, and sets their IDs.
+	CreateMediaItems(ctx context.Context, ms []*Media) error
 	UpdateMedia(ctx context.Context, m *Media) error
 	Media(ctx context.Context, id MediaID) (Media, error)
 	MediaBySHA256(ctx context.Context, sha256 string) (Media, error)
@@ -89,6 +92,8 @@ type Tx interface {
 	EachMedia(ctx context.Context, fn func(Media) error) error
 
 	AddSubmission(ctx context.Context, s *Submission) error
+	// AddSubmissions records submissions without reading their IDs back.
+	AddSubmissions(ctx context.Context, subs []Submission) error
 	Submissions(ctx context.Context, m MediaID) ([]Submission, error)
 	// SubmissionsOf returns the submissions of every item ids names, by ID.
 	SubmissionsOf(ctx context.Context, ids []MediaID) ([]Submission, error)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -88,12 +89,61 @@ func scanMedia(r interface{ Scan(...any) error }) (ivid.Media, error) {
 
 func scanMediaRows(r *sql.Rows) (ivid.Media, error) { return scanMedia(r) }
 
-func (s *queries) CreateMedia(ctx context.Context, m *ivid.Media) error {
-	id, err := s.insert(ctx, `INSERT INTO media (sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
+// mediaInsert inserts rows of mediaArgs' 25 columns.
+const mediaInsert = `INSERT INTO media (sha256, md5, sha1, kind, mime, size, width, height, duration, pdq, pdq_quality, vpdq, stored,
 		camera_make, camera_model, camera_serial, capture_time, lat, lon, category, series_id, baseline, photodna, created, vpdq_cropped)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, mediaArgs(m)...)
+		VALUES `
+
+func (s *queries) CreateMedia(ctx context.Context, m *ivid.Media) error {
+	id, err := s.insert(ctx, mediaInsert+rowsOf(1, 25), mediaArgs(m)...)
 	m.ID = ivid.MediaID(id)
 	return err
+}
+
+// CreateMediaItems inserts items 32 rows a statement. RETURNING promises
+// no order (SQLite says so), so the IDs are matched back by the items'
+// digests, which must differ.
+func (s *queries) CreateMediaItems(ctx context.Context, ms []*ivid.Media) error {
+	for rest := ms; len(rest) > 0; {
+		n := pow2Chunk(len(rest), 32)
+		byDigests := make(map[[3]string]*ivid.Media, n)
+		args := make([]any, 0, 25*n)
+		for _, m := range rest[:n] {
+			k := [3]string{m.SHA256, m.MD5, m.SHA1}
+			if byDigests[k] != nil {
+				return fmt.Errorf("create media items: two with the same digests")
+			}
+			byDigests[k] = m
+			args = append(args, mediaArgs(m)...)
+		}
+		rows, err := s.query(ctx, mediaInsert+rowsOf(n, 25)+` RETURNING id, sha256, md5, sha1`, args...)
+		if err != nil {
+			return err
+		}
+		set := 0
+		for rows.Next() {
+			var id int64
+			var sha256 sql.NullString
+			var md5, sha1 string
+			if err := rows.Scan(&id, &sha256, &md5, &sha1); err != nil {
+				rows.Close()
+				return err
+			}
+			if m := byDigests[[3]string{sha256.String, md5, sha1}]; m != nil && m.ID == 0 {
+				m.ID = ivid.MediaID(id)
+				set++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if set != n {
+			return fmt.Errorf("create media items: %d IDs back for %d rows", set, n)
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 func (s *queries) UpdateMedia(ctx context.Context, m *ivid.Media) error {
@@ -191,6 +241,23 @@ func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error
 		sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))
 	sub.ID = id
 	return err
+}
+
+// AddSubmissions inserts submissions 64 rows a statement; their IDs are
+// not read back.
+func (s *queries) AddSubmissions(ctx context.Context, subs []ivid.Submission) error {
+	for rest := subs; len(rest) > 0; {
+		n := pow2Chunk(len(rest), 64)
+		args := make([]any, 0, 6*n)
+		for _, sub := range rest[:n] {
+			args = append(args, sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))
+		}
+		if _, err := s.exec(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created) VALUES `+rowsOf(n, 6), args...); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 func scanSubmission(r *sql.Rows) (ivid.Submission, error) {

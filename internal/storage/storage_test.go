@@ -263,6 +263,41 @@ func TestBatches(t *testing.T) {
 			t.Fatalf("SubmissionsOf one item: %v %v", subs, err)
 		}
 
+		// 100 items created in statements of 32+32+32+4 rows, some sharing
+		// an MD5 (one with a SHA-256, one without), then a submission each
+		// in statements of 64+32+4: every item gets its own ID back.
+		var batch []*ivid.Media
+		for i := range 100 {
+			m := &ivid.Media{MD5: fmt.Sprintf("batch-md5-%d", i/2), Kind: ivid.Image, MIME: "image/jpeg", Category: hashset.Uncategorised, Created: now}
+			if i%2 == 1 {
+				m.SHA256 = fmt.Sprintf("batch-sha256-%d", i)
+			}
+			batch = append(batch, m)
+		}
+		if err := db.CreateMediaItems(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		var newSubs []ivid.Submission
+		for _, m := range batch {
+			got, err := db.Media(ctx, m.ID)
+			if err != nil || got.MD5 != m.MD5 || got.SHA256 != m.SHA256 {
+				t.Fatalf("item %d: %q %q, want %q %q (%v)", m.ID, got.MD5, got.SHA256, m.MD5, m.SHA256, err)
+			}
+			newSubs = append(newSubs, ivid.Submission{MediaID: m.ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, FileName: "list.csv", Created: now})
+		}
+		if err := db.AddSubmissions(ctx, newSubs); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range batch[:3] {
+			if subs, err := db.Submissions(ctx, m.ID); err != nil || len(subs) != 1 || subs[0].FileName != "list.csv" {
+				t.Fatalf("item %d: submissions %v %v", m.ID, subs, err)
+			}
+		}
+		twins := []*ivid.Media{{MD5: "twin", Kind: ivid.Image, Created: now}, {MD5: "twin", Kind: ivid.Image, Created: now}}
+		if err := db.CreateMediaItems(ctx, twins); err == nil {
+			t.Fatal("two items with the same digests created together")
+		}
+
 		// Records appended in one call, 64+32+4 rows, then one more: the
 		// chain verifies and the head is the last.
 		appendRecords(t, db, now, 100)
