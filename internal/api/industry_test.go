@@ -178,16 +178,18 @@ func TestHashListDuplicates(t *testing.T) {
 		c := f.newCase("fr-specialist", "FR-DUP", ivid.SharingAgency)
 		md5A, sha1A := strings.Repeat("a1", 16), strings.Repeat("b2", 20)
 		lines := []string{icseLine(md5A, sha1A, "IMG-1"), icseLine(md5A, "", "IMG-2"), icseLine(md5A, sha1A, "IMG-3")}
-		for i := range 300 { // past one group
+		n := ivid.HashGroup + 44 // past one group
+		for i := range n {
 			lines = append(lines, icseLine(fmt.Sprintf("%032x", i+1), "", fmt.Sprintf("IMG-%d", i+4)))
 		}
 		lines = append(lines, icseLine(md5A, "", "IMG-LAST")) // in the second group
+		last := len(lines) - 1
 		cs := f.contributeList("fr-specialist", c.ID, lines...)
-		if len(cs) != 304 {
-			t.Fatalf("hash list: %d comparisons, want 304", len(cs))
+		if len(cs) != len(lines) {
+			t.Fatalf("hash list: %d comparisons, want %d", len(cs), len(lines))
 		}
 		a := cs[0].Media.ID
-		for i, k := range []int{0, 1, 2, 303} {
+		for i, k := range []int{0, 1, 2, last} {
 			if cs[k].Media.ID != a || cs[k].New != (i == 0) {
 				t.Errorf("entry %d: item %d new %v, want item %d new %v", k+1, cs[k].Media.ID, cs[k].New, a, i == 0)
 			}
@@ -196,19 +198,19 @@ func TestHashListDuplicates(t *testing.T) {
 			t.Errorf("item A: %d submissions (%v), want 4", len(subs), err)
 		}
 		ids := map[ivid.MediaID]bool{}
-		for _, c := range cs[3:303] {
+		for _, c := range cs[3:last] {
 			if !c.New || c.Media.ID == a {
 				t.Fatalf("distinct entry: %+v", c.Media)
 			}
 			ids[c.Media.ID] = true
 		}
-		if len(ids) != 300 {
-			t.Errorf("%d distinct items for 300 distinct MD5s", len(ids))
+		if len(ids) != n {
+			t.Errorf("%d distinct items for %d distinct MD5s", len(ids), n)
 		}
 		// Each answer counts the submissions known when its group is
 		// committed: three in the first group, the fourth in the second.
-		if cs[0].Submissions != 3 || cs[303].Submissions != 4 || cs[3].Submissions != 1 || !slices.Equal(cs[303].Agencies, []string{"FR"}) {
-			t.Errorf("answers: submissions %d, %d, %d, agencies %v; want 3, 4, 1, [FR]", cs[0].Submissions, cs[303].Submissions, cs[3].Submissions, cs[303].Agencies)
+		if cs[0].Submissions != 3 || cs[last].Submissions != 4 || cs[3].Submissions != 1 || !slices.Equal(cs[last].Agencies, []string{"FR"}) {
+			t.Errorf("answers: submissions %d, %d, %d, agencies %v; want 3, 4, 1, [FR]", cs[0].Submissions, cs[last].Submissions, cs[3].Submissions, cs[last].Agencies)
 		}
 		// Germany's copy of part of the list: the same items, by MD5 alone
 		// or by MD5 and SHA-1, known to both agencies.
@@ -442,7 +444,7 @@ func TestOpenAPI(t *testing.T) {
 
 // TestHashListAnalyzed: a large hash list leaves PostgreSQL's planner
 // statistics up to date (autovacuum may be off, or a minute behind), so
-// that the next list's lookups of 256 digests read the indexes. SQLite
+// that the next list's lookups of many digests read the indexes. SQLite
 // needs none.
 func TestHashListAnalyzed(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {

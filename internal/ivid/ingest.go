@@ -398,7 +398,7 @@ func mediaFromRecord(rec filehash.Record) Media {
 // ContributeHashes adds hash-only entries (a VICS or ICSE file's) to a
 // case: no pixels are stored; categories and series names given are kept
 // as the contributor's proposal when the item is new. Entries are
-// checked first, then committed in groups of hashGroup, each one
+// checked first, then committed in groups of HashGroup, each one
 // transaction (one sync of the database's log); a failing group ends the
 // contribution, and the groups before it stay.
 func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry) ([]Comparison, error) {
@@ -422,7 +422,7 @@ func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, 
 		}
 	}
 	next, last := analyzeFrom, 0
-	for group := range slices.Chunk(entries, hashGroup) {
+	for group := range slices.Chunk(entries, HashGroup) {
 		cs, err := s.contributeHashGroup(ctx, a, caseID, group)
 		out = append(out, cs...)
 		if err != nil {
@@ -443,15 +443,19 @@ func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, 
 // statistics are refreshed during and after its contribution.
 const analyzeFrom = 1024
 
-// hashGroup is how many hash-only entries share a transaction. A
+// HashGroup is how many hash-only entries share a transaction. A
 // transaction an entry made 5,000 MD5s take 2.8-3.9 s through the API on
 // SQLite and 12-14 s on PostgreSQL; groups of 256, 1.2 and 6.5-6.8 s, and
 // 0.84-0.88 and 5.6-7.0 s with the agencies read once a group. With every
 // statement of a group's made for the group, not an entry (lookups, new
 // rows, submissions, audit records), an entry took 68-76 µs on SQLite
 // and 98-106 µs on PostgreSQL, against 164-313 µs and 1.5-1.6 ms ('ivid
-// bench hashlist --entries 20000').
-const hashGroup = 256
+// bench hashlist --entries 20000'). At 200,000 entries, where each group
+// writes a page of the digests' indexes an entry, groups of 256, 1,024
+// and 4,096 took 152, 120 and 103 µs an entry on SQLite, 103, 93 and 87
+// on PostgreSQL (and 88, 68 and 67 for the list again). 1,024 holds
+// SQLite's write lock about 0.1 s.
+const HashGroup = 1024
 
 // listedEntry is one entry of a group of ContributeHashes.
 type listedEntry struct {
