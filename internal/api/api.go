@@ -237,18 +237,25 @@ type problem struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// problemOf describes err to the client; a server error's details go to
+// the log only, under the request ID.
+func (s *Server) problemOf(r *http.Request, err error) problem {
 	st := status(err)
 	p := problem{Type: "about:blank", Title: http.StatusText(st), Status: st, RequestID: requestID(r)}
-	if st == 499 {
-		return
-	}
 	if st >= 500 {
-		// Details go to the log only, under the request ID.
 		s.opts.Log.Error("request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		p.Detail = err.Error()
 	}
+	return p
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	st := status(err)
+	if st == 499 {
+		return
+	}
+	p := s.problemOf(r, err)
 	if st == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ivid"`)
 	}

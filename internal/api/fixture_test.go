@@ -41,6 +41,30 @@ type fixture struct {
 	disk   *flakyBackend
 }
 
+// flakyStore is the fixture's database as the service sees it: the real
+// one, whose transactions fail when they record a submission of a file
+// named failingFile, as if the database went away at that point.
+type flakyStore struct{ *storage.DB }
+
+const failingFile = "test: the database fails here"
+
+var errDatabaseFailed = errors.New("test: the database failed")
+
+func (s flakyStore) InTx(ctx context.Context, fn func(ivid.Tx) error) error {
+	return s.DB.InTx(ctx, func(tx ivid.Tx) error { return fn(flakyTx{tx}) })
+}
+
+type flakyTx struct{ ivid.Tx }
+
+func (t flakyTx) AddSubmissions(ctx context.Context, subs []ivid.Submission) error {
+	for _, sub := range subs {
+		if sub.FileName == failingFile {
+			return errDatabaseFailed
+		}
+	}
+	return t.Tx.AddSubmissions(ctx, subs)
+}
+
 // flakyBackend is the fixture's blob backend: the local one, whose
 // commits fail while fail is set, as on a disk that stopped writing.
 type flakyBackend struct {
@@ -119,7 +143,7 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 	if cfg.Secrets, err = auth.NewSecretBox(bs.DeriveKey("second-factor secrets")); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ivid.NewService(ctx, db, bs, cfg)
+	svc, err := ivid.NewService(ctx, flakyStore{db}, bs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,6 +176,9 @@ func TestHashListDuplicates(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		f := newFixture(t, db, Options{})
 		c := f.newCase("fr-specialist", "FR-DUP", ivid.SharingAgency)
+		if cs := f.contributeList("fr-specialist", c.ID); len(cs) != 0 {
+			t.Fatalf("an empty list: %d comparisons", len(cs))
+		}
 		md5A, sha1A := strings.Repeat("a1", 16), strings.Repeat("b2", 20)
 		lines := []string{icseLine(md5A, sha1A, "IMG-1"), icseLine(md5A, "", "IMG-2"), icseLine(md5A, sha1A, "IMG-3")}
 		n := ivid.HashGroup + 44 // past one group
@@ -294,11 +297,13 @@ func (f *fixture) contributeList(user string, caseID ivid.CaseID, lines ...strin
 		strings.Join(lines, "\n") + "\n"
 	var got struct {
 		Comparisons []ivid.Comparison `json:"comparisons"`
+		Items       int               `json:"items"`
+		Error       *problem          `json:"error"`
 	}
 	resp := f.do(user, "POST", "/api/v1/cases/"+itoa(int64(caseID))+"/hashes", strings.NewReader(list), "text/csv")
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
-		f.t.Fatalf("hash list: %d %v", resp.StatusCode, err)
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 || got.Error != nil || got.Items != len(got.Comparisons) {
+		f.t.Fatalf("hash list: %d %v: %d items, %d comparisons, error %+v", resp.StatusCode, err, got.Items, len(got.Comparisons), got.Error)
 	}
 	return got.Comparisons
 }
@@ -545,6 +550,49 @@ func TestHashListCompletes(t *testing.T) {
 		})
 		if len(details) != 5 || !strings.HasSuffix(details[1], "new=false completed=sha1,pdq") || strings.Contains(details[2], "completed") {
 			t.Fatalf("audit details %q", details)
+		}
+		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestHashListFailsMidway: when the database fails in a list's second
+// group, the first group stays, is answered, and the answer ends with the
+// error (the status was sent with the first group); the second group
+// leaves nothing.
+func TestHashListFailsMidway(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-MIDWAY", ivid.SharingAgency)
+		list := "md5,label\n"
+		for i := range ivid.HashGroup + 10 {
+			label := fmt.Sprintf("IMG-%d", i)
+			if i == ivid.HashGroup+5 {
+				label = failingFile
+			}
+			list += fmt.Sprintf("%032x,%s\n", i+1, label)
+		}
+		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/hashes", strings.NewReader(list), "text/csv")
+		defer resp.Body.Close()
+		var got struct {
+			Comparisons []ivid.Comparison `json:"comparisons"`
+			Items       int               `json:"items"`
+			Error       *problem          `json:"error"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("answer: %d %v", resp.StatusCode, err)
+		}
+		if got.Items != ivid.HashGroup || len(got.Comparisons) != ivid.HashGroup || got.Error == nil || got.Error.Status != 500 || got.Error.RequestID == "" {
+			t.Fatalf("answer: %d items, %d comparisons, error %+v; want %d and a server error", got.Items, len(got.Comparisons), got.Error, ivid.HashGroup)
+		}
+		if strings.Contains(got.Error.Detail, "database failed") {
+			t.Fatalf("a server error's details reach the client: %q", got.Error.Detail)
+		}
+		ms, err := db.MediaInCase(ctx, c.ID)
+		if err != nil || len(ms) != ivid.HashGroup {
+			t.Fatalf("case holds %d items (%v), want the first group's %d", len(ms), err, ivid.HashGroup)
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
 			t.Fatal(err)

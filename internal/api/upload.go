@@ -438,9 +438,45 @@ func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid
 		}
 		return fmt.Errorf("%w: %v", errBadRequest, err)
 	}
-	cs, err := s.svc.ContributeHashes(r.Context(), a, ivid.CaseID(id), entries)
-	if err != nil {
-		return err
+	// The answer is streamed a group at a time, so that a list of a
+	// million entries is not held twice more in memory. Until the first
+	// group commits, an error is an error status; after, the groups
+	// before it stay, and the answer ends with it.
+	n := 0
+	err = s.svc.ContributeHashes(r.Context(), a, ivid.CaseID(id), entries, func(cs []ivid.Comparison) error {
+		if n == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			if _, err := io.WriteString(w, `{"comparisons":[`); err != nil {
+				return err
+			}
+		}
+		for _, c := range cs {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				b = append([]byte{','}, b...)
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if n == 0 {
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, map[string]any{"items": 0, "comparisons": []ivid.Comparison{}})
 	}
-	return writeJSON(w, 200, map[string]any{"items": len(cs), "comparisons": cs})
+	tail := fmt.Sprintf(`],"items":%d`, n)
+	if err != nil && status(err) != 499 {
+		p, _ := json.Marshal(s.problemOf(r, err))
+		tail += `,"error":` + string(p)
+	}
+	_, werr := io.WriteString(w, tail+"}\n")
+	return werr
 }

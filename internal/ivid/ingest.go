@@ -400,20 +400,20 @@ func mediaFromRecord(rec filehash.Record) Media {
 // as the contributor's proposal when the item is new. Entries are
 // checked first, then committed in groups of HashGroup, each one
 // transaction (one sync of the database's log); a failing group ends the
-// contribution, and the groups before it stay.
-func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry) ([]Comparison, error) {
+// contribution, and the groups before it stay. each gets every group's
+// comparisons once it commits; an error it returns ends the contribution.
+func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry, each func([]Comparison) error) error {
 	if err := a.require(PermContribute); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := s.Case(ctx, a, caseID); err != nil {
-		return nil, err
+		return err
 	}
 	for i, e := range entries {
 		if e.SHA256 == "" && e.MD5 == "" && e.SHA1 == "" {
-			return nil, fmt.Errorf("%w: entry %d has no MD5, SHA-1 or SHA-256", ErrInvalid, i+1)
+			return fmt.Errorf("%w: entry %d has no MD5, SHA-1 or SHA-256", ErrInvalid, i+1)
 		}
 	}
-	out := make([]Comparison, 0, len(entries))
 	// A large list grows the tables its own lookups read: the planner's
 	// statistics are refreshed as it grows fourfold, and after it.
 	analyze := func() {
@@ -421,22 +421,29 @@ func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, 
 			s.cfg.Log.Warn("refreshing the database's statistics", "err", err)
 		}
 	}
-	next, last := analyzeFrom, 0
+	done, next, last := 0, analyzeFrom, 0
+	defer func() {
+		if done >= analyzeFrom && last < done {
+			analyze()
+		}
+	}()
 	for group := range slices.Chunk(entries, HashGroup) {
 		cs, err := s.contributeHashGroup(ctx, a, caseID, group)
-		out = append(out, cs...)
+		done += len(cs)
+		if len(cs) > 0 {
+			if err := each(cs); err != nil {
+				return err
+			}
+		}
 		if err != nil {
-			return out, err
+			return err
 		}
-		if len(out) >= next {
+		if done >= next {
 			analyze()
-			next, last = 4*next, len(out)
+			next, last = 4*next, done
 		}
 	}
-	if len(out) >= analyzeFrom && last < len(out) {
-		analyze()
-	}
-	return out, nil
+	return nil
 }
 
 // analyzeFrom is the size of a hash list from which the database's
