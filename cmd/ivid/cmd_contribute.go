@@ -29,6 +29,8 @@ type contributeOptions struct {
 	quiet     bool
 	batch     int
 	retries   int
+	hashes    bool
+	listBatch int
 }
 
 func newContributeCommand(g *globalOptions) *cobra.Command {
@@ -40,7 +42,13 @@ func newContributeCommand(g *globalOptions) *cobra.Command {
 each file's comparison: new or known, series, category, links. The API token comes from
 --token or $IVID_TOKEN. Interrupted, the same command resumes: files the
 server acknowledged are listed in a journal (default
-.ivid-contribute-CASE.jsonl in the current folder) and skipped.`,
+.ivid-contribute-CASE.jsonl in the current folder) and skipped.
+
+With --hashes, each PATH is a hash list instead (VICS JSON, ICSE CSV, a CSV
+with md5/sha1/sha256/pdq columns, Meta's PDQ or vPDQ lines, or ivid's own
+format), read and checked here, then sent --list-batch entries a request:
+hashes only, no pixels. The journal records how many entries of each list
+the server committed, and a second run sends the rest.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runContribute(cmd.Context(), o, args, g.stdout, g.stderr)
@@ -54,6 +62,8 @@ server acknowledged are listed in a journal (default
 	f.StringVar(&o.journal, "journal", "", "journal of acknowledged files")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no per-file comparison")
 	f.IntVar(&o.batch, "batch", 256, "files per request (the server hashes them in parallel and commits them in groups)")
+	f.BoolVar(&o.hashes, "hashes", false, "PATHs are hash lists: contribute their entries (hashes only)")
+	f.IntVar(&o.listBatch, "list-batch", 100_000, "hash-list entries a request (with --hashes)")
 	f.IntVar(&o.retries, "retries", 3, "times a request's unacknowledged files are sent again after a broken connection or a server error (after 1 s, 2 s, 4 s…)")
 	return cmd
 }
@@ -63,6 +73,9 @@ type journalLine struct {
 	Media  int64  `json:"media_id"`
 	New    bool   `json:"new"`
 	Status string `json:"status"`
+	// Entries is, for a hash list (status "list"), how many of its
+	// entries the server committed, from the first on.
+	Entries int `json:"entries,omitempty"`
 }
 
 func runContribute(ctx context.Context, o contributeOptions, args []string, stdout, stderr io.Writer) error {
@@ -77,6 +90,12 @@ func runContribute(ctx context.Context, o contributeOptions, args []string, stdo
 	}
 	if o.journal == "" {
 		o.journal = fmt.Sprintf(".ivid-contribute-%d.jsonl", o.caseID)
+	}
+	if o.hashes {
+		if o.listBatch < 1 || o.listBatch > 1_000_000 {
+			return usageError{fmt.Errorf("--list-batch: 1 to 1,000,000 entries (a request's limit)")}
+		}
+		return runContributeHashes(ctx, o, args, stdout, stderr)
 	}
 	done := map[string]bool{}
 	if f, err := os.Open(o.journal); err == nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/filehash"
+	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
@@ -483,4 +484,61 @@ func breakingProxy(t *testing.T, base string, n int) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// TestContributeHashesCommand: ivid contribute --hashes sends an ICSE
+// list in requests of --list-batch entries (the first connection breaks
+// and its entries are sent again), records in the journal what the server
+// committed, and a second run sends nothing more; a malformed list sends
+// nothing.
+func TestContributeHashesCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), "", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.stop()
+	list := filepath.Join(dir, "icse.csv")
+	var b strings.Builder
+	b.WriteString("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n")
+	for i := range 2500 {
+		fmt.Fprintf(&b, "%032x;;;IMG-%d;y;n;n;;1;n;Image;n\n", i+1, i)
+	}
+	os.WriteFile(list, []byte(b.String()), 0o644)
+	journal := filepath.Join(dir, "journal.jsonl")
+	args := []string{"contribute", "--hashes", "--list-batch", "1000", "--server", breakingProxy(t, bs.base, 1), "--token", bs.specialist,
+		"--case", fmt.Sprint(bs.caseID), "--journal", journal, list}
+	code, out, errs := runIvid(t, args...)
+	if code != 0 || !strings.Contains(errs, "2500 entries committed (2500 new items), 0 already sent, 0 failed") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "1000 entries not committed") || !strings.Contains(errs, "sending them again in 1s") {
+		t.Fatalf("first run: no retry after the broken connection:\n%s", errs)
+	}
+	for _, want := range []string{"entries to 1000 of 2500 committed: 1000 new, 0 known", "entries to 2500 of 2500 committed: 500 new"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("first run: no %q in\n%s", want, out)
+		}
+	}
+	code, _, errs = runIvid(t, args...)
+	if code != 0 || !strings.Contains(errs, "0 entries committed (0 new items), 2500 already sent") {
+		t.Fatalf("resume: exit %d %s", code, errs)
+	}
+	items, err := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID))
+	if err != nil || len(items) != 2500 {
+		t.Fatalf("the case holds %d items (%v), want 2500", len(items), err)
+	}
+
+	// A malformed list is refused here, before anything is sent.
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte(b.String()+"nothex;;;IMG-X;y;n;n;;1;n;Image;n\n"), 0o644)
+	code, _, errs = runIvid(t, "contribute", "--hashes", "--server", bs.base, "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID),
+		"--journal", filepath.Join(dir, "j2.jsonl"), bad)
+	if code != exitFailed || !strings.Contains(errs, "bad.csv") || !strings.Contains(errs, "0 entries committed") {
+		t.Fatalf("malformed list: exit %d %s", code, errs)
+	}
+	if items, _ := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID)); len(items) != 2500 {
+		t.Fatalf("a malformed list left %d items, want 2500", len(items))
+	}
 }

@@ -111,10 +111,11 @@ func FuzzMatchBody(f *testing.F) {
 	})
 }
 
-// FuzzHashesBody: any body of a hashes-only contribution, as VICS JSON or
-// CSV.
+// FuzzHashesBody: any body of a hashes-only contribution, as VICS JSON,
+// CSV or ivid's own format.
 func FuzzHashesBody(f *testing.F) {
 	f.Add([]byte(`{"value":[{"MD5":"`+strings.Repeat("b", 32)+`","Category":1}]}`), false)
+	f.Add([]byte(`{"ivid_hashset":"1","name":"x"}`+"\n"+`{"md5":"`+strings.Repeat("e", 32)+`","category":1,"label":"a"}`+"\n"), false)
 	f.Add([]byte("MD5;SHA1;Category\n"+strings.Repeat("c", 32)+";;2\n"), true)
 	f.Add([]byte(strings.Repeat("d", 32)+"\n"), true)
 	fa := newFuzzAPI(f)

@@ -396,8 +396,9 @@ func (s *Server) unspool(sp spooled) {
 	}
 }
 
-// contributeHashes takes a VICS JSON or ICSE CSV body (detected), at most
-// 256 MiB, and contributes its entries; a malformed file is refused whole.
+// contributeHashes takes a VICS JSON, ICSE CSV, plain CSV or ivid hash
+// list body (detected), at most 256 MiB, and contributes its entries; a
+// malformed list is refused whole.
 func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid.Actor) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -415,6 +416,10 @@ func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid
 	}
 	var rd hashset.Reader
 	switch format {
+	case hashset.FormatNative: // what 'ivid contribute --hashes' sends
+		if _, rd, err = hashset.NewNativeReader(br, "upload"); err != nil {
+			return fmt.Errorf("%w: %v", errBadRequest, err)
+		}
 	case hashset.FormatVICS:
 		rd = hashset.NewVICSReader(br, "upload")
 	case hashset.FormatICSE:
@@ -422,7 +427,7 @@ func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid
 	case hashset.FormatCSV:
 		rd = hashset.NewPlainReader(br, "upload")
 	default:
-		return fmt.Errorf("%w: send VICS JSON, ICSE CSV or a CSV hash list", errBadRequest)
+		return fmt.Errorf("%w: send VICS JSON, ICSE CSV, a CSV hash list or ivid's own format", errBadRequest)
 	}
 	var entries []hashset.Entry
 	if _, err := hashset.ReadAll(rd, true, func(e hashset.Entry) error {

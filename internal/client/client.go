@@ -1,6 +1,6 @@
 // Package client talks to an ivid server's API on behalf of the CLI:
-// contributions of files, one or many a request, with their comparison
-// results.
+// contributions of files, one or many a request, and of hash lists, with
+// the server's answers.
 package client
 
 import (
@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
 )
 
@@ -362,3 +363,106 @@ var errStopped = errors.New("the request was answered")
 // ErrFatal marks answers that will not change on retry for any file: bad
 // token, no right, no such case.
 var ErrFatal = errors.New("stopped")
+
+// HashesResult is the server's answer to a hash list.
+type HashesResult struct {
+	Items int // entries committed, from the first on
+	New   int // of which became new items
+}
+
+// ContributeHashes sends entries to a case as one hash list, in ivid's own
+// format (it carries every field the server reads), and returns what the
+// server committed. The server commits in groups: an error with Items > 0
+// means the entries before Items were committed and the rest not.
+func (c *Client) ContributeHashes(ctx context.Context, caseID int64, entries []hashset.Entry) (HashesResult, error) {
+	var body bytes.Buffer
+	w, err := hashset.NewWriter(&body, hashset.FormatNative, hashset.Header{Name: "ivid contribute"})
+	if err != nil {
+		return HashesResult{}, err
+	}
+	for _, e := range entries {
+		if err := w.Write(e); err != nil {
+			return HashesResult{}, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return HashesResult{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/hashes", &body)
+	if err != nil {
+		return HashesResult{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return HashesResult{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return HashesResult{}, problem(resp)
+	}
+	return readHashesAnswer(json.NewDecoder(bufio.NewReader(resp.Body)))
+}
+
+// readHashesAnswer reads {"comparisons": [...], "items": N, "error": {...}}
+// a comparison at a time: a million of them need not be held at once.
+func readHashesAnswer(dec *json.Decoder) (HashesResult, error) {
+	var r HashesResult
+	var failed *StatusError
+	broken := func(err error) (HashesResult, error) {
+		return r, fmt.Errorf("reading the server's answer: %w", err)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return broken(cmp.Or(err, errors.New("not an object")))
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return broken(err)
+		}
+		switch t {
+		case "comparisons":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return broken(cmp.Or(err, errors.New("comparisons: not a list")))
+			}
+			for dec.More() {
+				var c struct {
+					New bool `json:"new"`
+				}
+				if err := dec.Decode(&c); err != nil {
+					return broken(err)
+				}
+				r.Items++
+				if c.New {
+					r.New++
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return broken(err)
+			}
+		case "error":
+			var p struct {
+				Status int    `json:"status"`
+				Title  string `json:"title"`
+				Detail string `json:"detail"`
+			}
+			if err := dec.Decode(&p); err != nil {
+				return broken(err)
+			}
+			failed = &StatusError{Code: p.Status, Detail: cmp.Or(p.Detail, p.Title)}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return broken(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return broken(err)
+	}
+	if failed != nil {
+		return r, failed
+	}
+	return r, nil
+}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -321,4 +322,47 @@ func TestTemporary(t *testing.T) {
 			t.Errorf("Temporary(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+}
+
+// TestReadHashesAnswer: the answer to a hash list is read a comparison at
+// a time; what was committed before an error, or before the answer broke
+// off, is counted.
+func TestReadHashesAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		items, nw int
+		err       string
+	}{
+		{"whole", `{"comparisons":[{"new":true,"media":{"id":1}},{"new":false}],"items":2}`, 2, 1, ""},
+		{"empty", `{"comparisons":[],"items":0}`, 0, 0, ""},
+		{"error after a group", `{"comparisons":[{"new":true}],"items":1,"error":{"status":500,"title":"Internal Server Error","request_id":"r1"}}`, 1, 1, "500 Internal Server Error"},
+		{"broken off", `{"comparisons":[{"new":true},{"new":tr`, 1, 1, "reading the server's answer"},
+		{"not an object", `[1,2]`, 0, 0, "not an object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := readHashesAnswer(json.NewDecoder(strings.NewReader(tc.body)))
+			if r.Items != tc.items || r.New != tc.nw {
+				t.Errorf("%d items, %d new; want %d, %d", r.Items, r.New, tc.items, tc.nw)
+			}
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// FuzzReadHashesAnswer: any answer is read without a panic, and counts no
+// more new items than items.
+func FuzzReadHashesAnswer(f *testing.F) {
+	for _, s := range []string{`{"comparisons":[{"new":true},{"new":false}],"items":2}`, `{"comparisons":[],"error":{"status":500}}`, `{"comparisons":[{"new":tr`, `[]`, `{"x":{"comparisons":[1]}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r, _ := readHashesAnswer(json.NewDecoder(strings.NewReader(body)))
+		if r.New > r.Items || r.Items < 0 {
+			t.Fatalf("%+v", r)
+		}
+	})
 }

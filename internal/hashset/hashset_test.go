@@ -256,7 +256,7 @@ func TestVPDQFile(t *testing.T) {
 	w, _ := NewWriter(&native, FormatNative, Header{Name: "v"})
 	w.Write(es[0])
 	w.Close()
-	_, r, err := newNativeReader(bufio.NewReader(&native), "native")
+	_, r, err := NewNativeReader(bufio.NewReader(&native), "native")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func Open(path string, format Format) (Header, Reader, io.Closer, error) {
 	var r Reader
 	switch format {
 	case FormatNative:
-		h, r, err = newNativeReader(br, path)
+		h, r, err = NewNativeReader(br, path)
 	case FormatVICS:
 		r = NewVICSReader(br, path)
 	case FormatICSE:
@@ -200,7 +200,9 @@ type nativeHeader struct {
 
 const nativeVersion = "1"
 
-func newNativeReader(r *bufio.Reader, file string) (Header, Reader, error) {
+// NewNativeReader reads ivid's own format: its header line, then the
+// entries.
+func NewNativeReader(r *bufio.Reader, file string) (Header, Reader, error) {
 	line, err := r.ReadBytes('\n')
 	if err != nil && len(line) == 0 {
 		return Header{}, nil, &ParseError{File: file, Line: 1, Err: malformed("empty file")}

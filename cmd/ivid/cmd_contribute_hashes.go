@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ivid-project/ivid/internal/client"
+	"github.com/ivid-project/ivid/internal/hashset"
+)
+
+// runContributeHashes sends hash lists to a case, o.listBatch entries a
+// request, resuming each list after the entries the journal says the
+// server committed.
+func runContributeHashes(ctx context.Context, o contributeOptions, lists []string, stdout, stderr io.Writer) error {
+	done := map[string]int{} // list -> entries committed
+	if f, err := os.Open(o.journal); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var l journalLine
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Status == "list" {
+				done[l.Path] = max(done[l.Path], l.Entries)
+			}
+		}
+		f.Close()
+	}
+	jf, err := os.OpenFile(o.journal, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer jf.Close()
+	c := &client.Client{Base: o.server, Token: o.token}
+	var sent, created, skipped, failed int
+	var stop error
+	for _, path := range lists {
+		if stop != nil || ctx.Err() != nil {
+			break
+		}
+		abs, _ := filepath.Abs(path)
+		h, rd, closer, err := hashset.Open(path, hashset.FormatAuto)
+		if err == nil && h.Kind == hashset.KnownGood {
+			closer.Close()
+			err = fmt.Errorf("a known-good set (NSRL) is not contributed")
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
+			continue
+		}
+		// The whole list is read and checked before anything is sent, so
+		// that a malformed one sends nothing.
+		var entries []hashset.Entry
+		_, err = hashset.ReadAll(rd, true, func(e hashset.Entry) error {
+			entries = append(entries, e)
+			return nil
+		})
+		closer.Close()
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
+			continue
+		}
+		from := min(done[abs], len(entries))
+		skipped += from
+		for from < len(entries) && stop == nil && ctx.Err() == nil {
+			part := entries[from:min(from+o.listBatch, len(entries))]
+			r, err := contributeListPart(ctx, c, o, part, stderr)
+			if r.Items > 0 {
+				from += r.Items
+				sent += r.Items
+				created += r.New
+				b, _ := json.Marshal(journalLine{Path: abs, Status: "list", Entries: from})
+				jf.Write(append(b, '\n'))
+				if !o.quiet {
+					fmt.Fprintf(stdout, "%s: entries to %d of %d committed: %d new, %d known\n", path, from, len(entries), r.New, r.Items-r.New)
+				}
+			}
+			if err != nil {
+				failed += len(entries) - from
+				fmt.Fprintf(stderr, "ivid: %s: %d entries not committed: %v\n", path, len(entries)-from, err)
+				stop = err
+			}
+		}
+	}
+	jf.Sync()
+	fmt.Fprintf(stderr, "ivid contribute: %d entries committed (%d new items), %d already sent, %d failed\n", sent, created, skipped, failed)
+	switch {
+	case errors.Is(stop, client.ErrFatal):
+		return stop
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case failed > 0:
+		return partialError{failed}
+	}
+	return nil
+}
+
+// contributeListPart sends part, and again after a broken connection or a
+// server error (1 s, 2 s, 4 s…, --retries times) what the server did not
+// commit. It returns what was committed in all.
+func contributeListPart(ctx context.Context, c *client.Client, o contributeOptions, part []hashset.Entry, stderr io.Writer) (client.HashesResult, error) {
+	var total client.HashesResult
+	for attempt := 0; ; attempt++ {
+		r, err := c.ContributeHashes(ctx, o.caseID, part)
+		total.Items += r.Items
+		total.New += r.New
+		part = part[r.Items:]
+		if err == nil || len(part) == 0 {
+			return total, nil
+		}
+		if !client.Temporary(err) || attempt == o.retries || ctx.Err() != nil {
+			return total, err
+		}
+		wait := time.Second << attempt
+		fmt.Fprintf(stderr, "ivid: %d entries not committed: %v; sending them again in %v\n", len(part), err, wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+}
