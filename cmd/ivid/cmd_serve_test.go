@@ -410,13 +410,8 @@ func TestServerDemo(t *testing.T) {
 // TestContributeCommand: ivid contribute uploads a folder, prints what is
 // known about each file, and resumes from its journal.
 func TestContributeCommand(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), "", 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.stop()
+	bs := startTestServer(t, dir)
 	files := filepath.Join(dir, "files")
 	os.MkdirAll(files, 0o755)
 	for i, v := range []demo.Variant{demo.Original, demo.Resized, demo.Mirrored} {
@@ -494,11 +489,7 @@ func breakingProxy(t *testing.T, base string, n int) string {
 func TestContributeHashesCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bs, err := startBenchServer(ctx, filepath.Join(dir, "server"), "", 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.stop()
+	bs := startTestServer(t, dir)
 	list := filepath.Join(dir, "icse.csv")
 	var b strings.Builder
 	b.WriteString("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n")
@@ -541,4 +532,16 @@ func TestContributeHashesCommand(t *testing.T) {
 	if items, _ := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID)); len(items) != 2500 {
 		t.Fatalf("a malformed list left %d items, want 2500", len(items))
 	}
+}
+
+// startTestServer starts a server on loopback over dir/server, stopped
+// when the test ends.
+func startTestServer(t *testing.T, dir string) *benchServer {
+	t.Helper()
+	bs, err := startBenchServer(context.Background(), filepath.Join(dir, "server"), "", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bs.stop)
+	return bs
 }

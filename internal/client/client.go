@@ -71,16 +71,11 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 		return Result{}, err
 	}
 	req.ContentLength = int64(head.Len()) + fi.Size() + int64(len(trailer))
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.http().Do(req)
+	resp, err := c.send(req, mw.FormDataContentType())
 	if err != nil {
 		return Result{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return Result{}, problem(resp)
-	}
 	var r Result
 	if err := json.NewDecoder(bufio.NewReader(resp.Body)).Decode(&r); err != nil {
 		return Result{}, fmt.Errorf("reading the server's answer: %w", err)
@@ -107,16 +102,11 @@ func (c *Client) ContributeFiles(ctx context.Context, caseID int64, paths []stri
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", body.mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.http().Do(req)
+	resp, err := c.send(req, body.mw.FormDataContentType())
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return problem(resp)
-	}
 	dec := json.NewDecoder(bufio.NewReader(resp.Body))
 	answered := map[int]bool{}
 	for {
@@ -306,6 +296,22 @@ func (r Result) err() error {
 	return errors.New(r.Error)
 }
 
+// send sends req with the token and returns the answer if it is 200 OK,
+// or the server's problem as an error.
+func (c *Client) send(req *http.Request, contentType string) (*http.Response, error) {
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		defer resp.Body.Close()
+		return nil, problem(resp)
+	}
+	return resp, nil
+}
+
 func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
@@ -392,16 +398,11 @@ func (c *Client) ContributeHashes(ctx context.Context, caseID int64, entries []h
 	if err != nil {
 		return HashesResult{}, err
 	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.http().Do(req)
+	resp, err := c.send(req, "application/x-ndjson")
 	if err != nil {
 		return HashesResult{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return HashesResult{}, problem(resp)
-	}
 	return readHashesAnswer(json.NewDecoder(bufio.NewReader(resp.Body)))
 }
 
