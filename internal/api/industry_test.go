@@ -227,6 +227,15 @@ func TestHashListDuplicates(t *testing.T) {
 		if again[1].Submissions != 2 || again[3].Submissions != 6 {
 			t.Errorf("Germany's answers: %d and %d submissions, want 2 and 6", again[1].Submissions, again[3].Submissions)
 		}
+		// An item first named by its SHA-1, then by SHA-1 and MD5, then by
+		// the MD5 alone: one item, whose MD5 the second line gave.
+		md5C, sha1C := strings.Repeat("c3", 16), strings.Repeat("d4", 20)
+		chain := f.contributeList("de-specialist", de.ID, icseLine("", sha1C, "C-1"), icseLine(md5C, sha1C, "C-2"), icseLine(md5C, "", "C-3"))
+		for k, c := range chain {
+			if c.Media.ID != chain[0].Media.ID || c.New != (k == 0) || c.Media.MD5 != md5C || c.Media.SHA1 != sha1C {
+				t.Errorf("chained entry %d: item %d new %v, MD5 %q SHA-1 %q; want item %d with both", k+1, c.Media.ID, c.New, c.Media.MD5, c.Media.SHA1, chain[0].Media.ID)
+			}
+		}
 		if _, err := ivid.VerifyTrail(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}

@@ -542,6 +542,14 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			} else if probe := f.m; len(completeFrom(&probe, e)) > 0 {
 				f.fills = append(f.fills, e)
 			}
+			// Its other digests are that item's too: a later entry naming
+			// one of them alone is the same item (and no two new items end
+			// with the same digests, which CreateMediaItems needs).
+			for _, k := range digestKeys(e.SHA256, e.MD5, e.SHA1) {
+				if _, ok := seen[k]; !ok {
+					seen[k] = l.first
+				}
+			}
 			continue
 		}
 		for _, k := range digestKeys(e.SHA256, e.MD5, e.SHA1) {
