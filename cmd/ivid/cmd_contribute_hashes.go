@@ -43,34 +43,21 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 			break
 		}
 		abs, _ := filepath.Abs(path)
-		h, rd, closer, err := hashset.Open(path, hashset.FormatAuto)
-		if err == nil && h.Kind == hashset.KnownGood {
-			closer.Close()
-			err = fmt.Errorf("a known-good set (NSRL) is not contributed")
-		}
-		if err != nil {
-			failed++
-			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
-			continue
-		}
 		// The whole list is read and checked before anything is sent, so
-		// that a malformed one sends nothing.
-		var entries []hashset.Entry
-		_, err = hashset.ReadAll(rd, true, func(e hashset.Entry) error {
-			entries = append(entries, e)
-			return nil
-		})
-		closer.Close()
+		// that a malformed one sends nothing; then read again and sent a
+		// part at a time, so that only a part is held in memory.
+		n, err := readList(path, func(hashset.Entry) error { return nil })
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
 			continue
 		}
-		from := min(done[abs], len(entries))
+		from := min(done[abs], n)
 		skipped += from
-		for from < len(entries) && stop == nil && ctx.Err() == nil {
-			part := entries[from:min(from+o.listBatch, len(entries))]
+		var part []hashset.Entry
+		send := func() error {
 			r, err := contributeListPart(ctx, c, o, part, stderr)
+			part = part[:0]
 			if r.Items > 0 {
 				from += r.Items
 				sent += r.Items
@@ -78,14 +65,28 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 				b, _ := json.Marshal(journalLine{Path: abs, Status: "list", Entries: from})
 				jf.Write(append(b, '\n'))
 				if !o.quiet {
-					fmt.Fprintf(stdout, "%s: entries to %d of %d committed: %d new, %d known\n", path, from, len(entries), r.New, r.Items-r.New)
+					fmt.Fprintf(stdout, "%s: entries to %d of %d committed: %d new, %d known\n", path, from, n, r.New, r.Items-r.New)
 				}
 			}
-			if err != nil {
-				failed += len(entries) - from
-				fmt.Fprintf(stderr, "ivid: %s: %d entries not committed: %v\n", path, len(entries)-from, err)
-				stop = err
+			return err
+		}
+		i := 0
+		_, err = readList(path, func(e hashset.Entry) error {
+			if i++; i <= from {
+				return nil
 			}
+			if part = append(part, e); len(part) == o.listBatch {
+				return send()
+			}
+			return ctx.Err()
+		})
+		if err == nil && len(part) > 0 {
+			err = send()
+		}
+		if err != nil {
+			failed += n - from
+			fmt.Fprintf(stderr, "ivid: %s: %d entries not committed: %v\n", path, n-from, err)
+			stop = err
 		}
 	}
 	jf.Sync()
@@ -99,6 +100,21 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 		return partialError{failed}
 	}
 	return nil
+}
+
+// readList reads the hash list at path in full, strictly, and returns its
+// entries' number.
+func readList(path string, fn func(hashset.Entry) error) (int, error) {
+	h, rd, closer, err := hashset.Open(path, hashset.FormatAuto)
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if h.Kind == hashset.KnownGood {
+		return 0, fmt.Errorf("a known-good set (NSRL) is not contributed")
+	}
+	st, err := hashset.ReadAll(rd, true, fn)
+	return st.Read, err
 }
 
 // contributeListPart sends part, and again after a broken connection or a

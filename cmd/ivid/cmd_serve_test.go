@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -519,6 +520,15 @@ func TestContributeHashesCommand(t *testing.T) {
 	items, err := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID))
 	if err != nil || len(items) != 2500 {
 		t.Fatalf("the case holds %d items (%v), want 2500", len(items), err)
+	}
+	// A journal that says 2,000 entries were committed: the last 500 are
+	// sent, found known.
+	abs, _ := filepath.Abs(list)
+	partial := filepath.Join(dir, "partial.jsonl")
+	os.WriteFile(partial, []byte(`{"path":`+strconv.Quote(abs)+`,"status":"list","entries":2000}`+"\n"), 0o600)
+	code, out, errs = runIvid(t, "contribute", "--hashes", "--server", bs.base, "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", partial, list)
+	if code != 0 || !strings.Contains(errs, "500 entries committed (0 new items), 2000 already sent") || !strings.Contains(out, "entries to 2500 of 2500 committed: 0 new, 500 known") {
+		t.Fatalf("resume from 2000: exit %d\n%s\n%s", code, out, errs)
 	}
 
 	// A malformed list is refused here, before anything is sent.
