@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ivid-project/ivid/internal/hashset"
+	"github.com/ivid-project/ivid/internal/storage"
 )
 
 type benchHashListOptions struct {
@@ -59,8 +58,11 @@ func runBenchHashList(ctx context.Context, o benchHashListOptions, out io.Writer
 	dbURL, engine := "", "SQLite"
 	if o.database != "" {
 		var drop func()
-		if dbURL, drop, err = createBenchDatabase(ctx, o.database); err != nil {
-			return err
+		if !strings.HasPrefix(o.database, "postgres://") && !strings.HasPrefix(o.database, "postgresql://") {
+			return usageError{fmt.Errorf("--database: want a postgres:// URL")}
+		}
+		if dbURL, drop, err = storage.CreateDatabase(ctx, o.database, "ivid_bench_"); err != nil {
+			return fmt.Errorf("create the bench's database: %w", err)
 		}
 		defer drop()
 		engine = "PostgreSQL"
@@ -71,7 +73,7 @@ func runBenchHashList(ctx context.Context, o benchHashListOptions, out io.Writer
 	}
 	defer bs.stop()
 	var list strings.Builder
-	list.WriteString("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n")
+	list.WriteString(strings.Join(hashset.ICSEHeader, ";") + "\n")
 	r := rand.New(rand.NewPCG(uint64(o.entries), 3))
 	for i := range o.entries {
 		fmt.Fprintf(&list, "%016x%016x;%016x%016x%08x;;bench-%d;y;n;n;;1;n;Image;n\n", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64(), r.Uint32(), i)
@@ -117,29 +119,4 @@ func (bs *benchServer) postList(ctx context.Context, list string) (int, error) {
 		return 0, err
 	}
 	return got.Items, nil
-}
-
-// createBenchDatabase creates an empty database on the PostgreSQL server
-// at base, and returns its URL and a function that drops it.
-func createBenchDatabase(ctx context.Context, base string) (string, func(), error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, usageError{fmt.Errorf("--database: want a postgres:// URL")}
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	crand.Read(b)
-	name := "ivid_bench_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("create the bench's database: %w", err)
-	}
-	u.Path = "/" + name
-	return u.String(), func() {
-		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		admin.Close()
-	}, nil
 }

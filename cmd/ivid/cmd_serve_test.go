@@ -24,6 +24,7 @@ import (
 	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/filehash"
+	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
@@ -493,7 +494,7 @@ func TestContributeHashesCommand(t *testing.T) {
 	bs := startTestServer(t, dir)
 	list := filepath.Join(dir, "icse.csv")
 	var b strings.Builder
-	b.WriteString("MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n")
+	b.WriteString(strings.Join(hashset.ICSEHeader, ";") + "\n")
 	for i := range 2500 {
 		fmt.Fprintf(&b, "%032x;;;IMG-%d;y;n;n;;1;n;Image;n\n", i+1, i)
 	}

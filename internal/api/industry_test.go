@@ -302,7 +302,7 @@ func icseLine(md5, sha1, label string) string {
 // returns the comparisons.
 func (f *fixture) contributeList(user string, caseID ivid.CaseID, lines ...string) []ivid.Comparison {
 	f.t.Helper()
-	list := "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Number of submissions;File Available;Media Type;Baseline\n" +
+	list := strings.Join(hashset.ICSEHeader, ";") + "\n" +
 		strings.Join(lines, "\n") + "\n"
 	var got struct {
 		Comparisons []ivid.Comparison `json:"comparisons"`

@@ -5,8 +5,10 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,6 +107,34 @@ func (db *DB) Close() error {
 func (db *DB) SQL() *sql.DB { return db.db }
 
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// CreateDatabase creates an empty database named prefix and a random
+// suffix on the PostgreSQL server at base (tests and benchmarks use
+// one each), and returns its URL and a function that drops it.
+func CreateDatabase(ctx context.Context, base, prefix string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("want a postgres:// URL, got %q", base)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := prefix + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		if a, err := sql.Open("pgx", base); err == nil {
+			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			a.Close()
+		}
+	}, nil
+}
 
 // Analyze refreshes PostgreSQL's statistics of the tables a bulk
 // contribution grows. Without them (autovacuum off, or a minute behind an

@@ -6,10 +6,6 @@ package storagetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,30 +63,12 @@ func SQLite(t testing.TB) *storage.DB {
 // test, drops it when the test ends, and returns its URL.
 func PostgresURL(t testing.TB, base string) string {
 	t.Helper()
-	admin, err := sql.Open("pgx", base)
+	u, drop, err := storage.CreateDatabase(context.Background(), base, "ivid_test_")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "ivid_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err == nil {
-			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	t.Cleanup(drop)
+	return u
 }
 
 // Postgres creates a migrated database named for the test on the server
