@@ -30,8 +30,11 @@ func newBenchHashListCommand(g *globalOptions) *cobra.Command {
 		Long: `Starts a server on loopback and contributes an ICSE CSV list of --entries
 synthetic MD5 and SHA-1 pairs to a case (POST /api/v1/cases/{id}/hashes),
 as a unit importing another's list would: every entry is a new hashes-only
-item. Then it contributes the same list again: every entry is known, and
-gets a second submission. Prints each pass's time and entries/s.
+item. Then it contributes the same list again under another request key
+(an Idempotency-Key, as 'ivid contribute --hashes' sends): every entry is
+known, and gets a second submission. Then it sends that request again, as
+after a lost answer: nothing is written. Prints each pass's time and
+entries/s.
 
 The database is a fresh SQLite file, or with --database a fresh database
 created on that PostgreSQL server (and dropped after).`,
@@ -79,30 +82,31 @@ func runBenchHashList(ctx context.Context, o benchHashListOptions, out io.Writer
 		fmt.Fprintf(&list, "%016x%016x;%016x%016x%08x;;bench-%d;y;n;n;;1;n;Image;n\n", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64(), r.Uint32(), i)
 	}
 	fmt.Fprintf(out, "ivid bench hashlist: %d entries (ICSE CSV, MD5 and SHA-1), %s\n", o.entries, engine)
-	for _, pass := range []string{"new list", "same list again"} {
+	for _, pass := range []struct{ name, key string }{{"new list", "list-1"}, {"same list again", "list-2"}, {"request again", "list-2"}} {
 		start := time.Now()
-		n, err := bs.postList(ctx, list.String())
+		n, err := bs.postList(ctx, list.String(), pass.key)
 		if err != nil {
-			return fmt.Errorf("%s: %w", pass, err)
+			return fmt.Errorf("%s: %w", pass.name, err)
 		}
 		if n != o.entries {
-			return fmt.Errorf("%s: %d comparisons for %d entries", pass, n, o.entries)
+			return fmt.Errorf("%s: %d comparisons for %d entries", pass.name, n, o.entries)
 		}
 		d := time.Since(start)
-		fmt.Fprintf(out, "  %-16s %8.2f s  %8.0f entries/s  %6.0f µs an entry\n", pass, d.Seconds(), float64(n)/d.Seconds(), float64(d.Microseconds())/float64(n))
+		fmt.Fprintf(out, "  %-16s %8.2f s  %8.0f entries/s  %6.0f µs an entry\n", pass.name, d.Seconds(), float64(n)/d.Seconds(), float64(d.Microseconds())/float64(n))
 	}
 	return nil
 }
 
-// postList contributes an ICSE list to the bench case and returns the
-// number of comparisons answered.
-func (bs *benchServer) postList(ctx context.Context, list string) (int, error) {
+// postList contributes an ICSE list to the bench case under a request key
+// and returns the number of comparisons answered.
+func (bs *benchServer) postList(ctx context.Context, list, key string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/api/v1/cases/%d/hashes", bs.base, bs.caseID), strings.NewReader(list))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+bs.specialist)
 	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Idempotency-Key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err

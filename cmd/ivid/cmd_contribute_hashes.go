@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +49,10 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 		// that a malformed one sends nothing; then read again and sent a
 		// part at a time, so that only a part is held in memory.
 		n, err := readList(path, func(hashset.Entry) error { return nil })
+		var key string
+		if err == nil {
+			key, err = listKey(path)
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
@@ -56,7 +62,7 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 		skipped += from
 		var part []hashset.Entry
 		send := func() error {
-			r, err := contributeListPart(ctx, c, o, part, stderr)
+			r, err := contributeListPart(ctx, c, o, part, key, from, stderr)
 			part = part[:0]
 			if r.Items > 0 {
 				from += r.Items
@@ -117,16 +123,34 @@ func readList(path string, fn func(hashset.Entry) error) (int, error) {
 	return st.Read, err
 }
 
-// contributeListPart sends part, and again after a broken connection or a
-// server error (1 s, 2 s, 4 s…, --retries times) what the server did not
-// commit. It returns what was committed in all.
-func contributeListPart(ctx context.Context, c *client.Client, o contributeOptions, part []hashset.Entry, stderr io.Writer) (client.HashesResult, error) {
+// listKey names a list to the server by its content: entries of a list
+// sent again to the same case, whether a lost answer's request was
+// repeated or the list was given twice, add no second submission.
+func listKey(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "list-sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// contributeListPart sends part, entry first of the list key names on,
+// and again after a broken connection or a server error (1 s, 2 s, 4 s…,
+// --retries times) what the server's answer did not cover; the server
+// adds nothing for what it committed before an answer was lost. It
+// returns what was committed in all.
+func contributeListPart(ctx context.Context, c *client.Client, o contributeOptions, part []hashset.Entry, key string, first int, stderr io.Writer) (client.HashesResult, error) {
 	var total client.HashesResult
 	for attempt := 0; ; attempt++ {
-		r, err := c.ContributeHashes(ctx, o.caseID, part)
+		r, err := c.ContributeHashes(ctx, o.caseID, part, key, first)
 		total.Items += r.Items
 		total.New += r.New
-		part = part[r.Items:]
+		part, first = part[r.Items:], first+r.Items
 		if err == nil || len(part) == 0 {
 			return total, nil
 		}

@@ -424,7 +424,7 @@ func TestContributeCommand(t *testing.T) {
 	journal := filepath.Join(dir, "journal.jsonl")
 	// The first connection breaks in the middle of the upload: the files
 	// are sent again on a new one.
-	args := []string{"contribute", "-r", "--server", breakingProxy(t, bs.base, 1), "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", journal, files}
+	args := []string{"contribute", "-r", "--server", breakingProxy(t, bs.base, 1, 0), "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", journal, files}
 	code, out, errs := runIvid(t, args...)
 	if code != exitFailed || !strings.Contains(errs, "notes.txt") || !strings.Contains(errs, "3 sent, 0 already sent, 1 failed") {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
@@ -439,6 +439,23 @@ func TestContributeCommand(t *testing.T) {
 	if !strings.Contains(errs, "0 sent, 3 already sent") {
 		t.Fatalf("resume: exit %d %s", code, errs)
 	}
+	// Another folder, whose first answer is lost after the server
+	// committed its files: sent again, they add no second submission,
+	// and are answered as the first time.
+	lost := filepath.Join(dir, "lost")
+	os.MkdirAll(lost, 0o755)
+	for i := range 3 {
+		b, ext, _ := demo.Encode(demo.Scene(20+i, 400, 300), demo.Original)
+		os.WriteFile(filepath.Join(lost, fmt.Sprintf("l%d%s", i, ext)), b, 0o644)
+	}
+	code, out, errs = runIvid(t, "contribute", "-r", "--server", breakingProxy(t, bs.base, 1, 200), "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID),
+		"--journal", filepath.Join(dir, "lost.jsonl"), lost)
+	if code != 0 || !strings.Contains(errs, "sending them again") || !strings.Contains(errs, "3 sent, 0 already sent, 0 failed") || strings.Count(out, ": new") != 3 {
+		t.Fatalf("lost answer: exit %d\n%s\n%s", code, out, errs)
+	}
+	if n := caseSubmissions(t, bs); n != 6 {
+		t.Fatalf("after a lost answer, %d submissions, want 6", n)
+	}
 	bad := append([]string(nil), args...)
 	bad[5] = "ivt_wrong"
 	if code, _, errs := runIvid(t, bad...); code == 0 || !strings.Contains(errs, "401") {
@@ -447,8 +464,10 @@ func TestContributeCommand(t *testing.T) {
 }
 
 // breakingProxy forwards loopback connections to the server at base,
-// except the first n, which it resets after reading part of the request.
-func breakingProxy(t *testing.T, base string, n int) string {
+// except the first n, which it resets: after reading part of the request
+// if keep is 0, else after forwarding the request and keep bytes of the
+// answer (the server did the work, and the client lost its answer).
+func breakingProxy(t *testing.T, base string, n, keep int) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -462,7 +481,7 @@ func breakingProxy(t *testing.T, base string, n int) string {
 			if err != nil {
 				return
 			}
-			if i < n {
+			if i < n && keep == 0 {
 				c.Read(make([]byte, 1024))
 				c.(*net.TCPConn).SetLinger(0)
 				c.Close()
@@ -476,6 +495,11 @@ func breakingProxy(t *testing.T, base string, n int) string {
 				}
 				defer s.Close()
 				go func() { io.Copy(s, c); s.(*net.TCPConn).CloseWrite() }()
+				if i < n {
+					io.CopyN(c, s, int64(keep))
+					c.(*net.TCPConn).SetLinger(0)
+					return
+				}
 				io.Copy(c, s)
 			}()
 		}
@@ -500,7 +524,7 @@ func TestContributeHashesCommand(t *testing.T) {
 	}
 	os.WriteFile(list, []byte(b.String()), 0o644)
 	journal := filepath.Join(dir, "journal.jsonl")
-	args := []string{"contribute", "--hashes", "--list-batch", "1000", "--server", breakingProxy(t, bs.base, 1), "--token", bs.specialist,
+	args := []string{"contribute", "--hashes", "--list-batch", "1000", "--server", breakingProxy(t, bs.base, 1, 0), "--token", bs.specialist,
 		"--case", fmt.Sprint(bs.caseID), "--journal", journal, list}
 	code, out, errs := runIvid(t, args...)
 	if code != 0 || !strings.Contains(errs, "2500 entries committed (2500 new items), 0 already sent, 0 failed") {
@@ -523,13 +547,34 @@ func TestContributeHashesCommand(t *testing.T) {
 		t.Fatalf("the case holds %d items (%v), want 2500", len(items), err)
 	}
 	// A journal that says 2,000 entries were committed: the last 500 are
-	// sent, found known.
+	// sent, and answered as the first time (new), adding no submission.
 	abs, _ := filepath.Abs(list)
 	partial := filepath.Join(dir, "partial.jsonl")
 	os.WriteFile(partial, []byte(`{"path":`+strconv.Quote(abs)+`,"status":"list","entries":2000}`+"\n"), 0o600)
 	code, out, errs = runIvid(t, "contribute", "--hashes", "--server", bs.base, "--token", bs.specialist, "--case", fmt.Sprint(bs.caseID), "--journal", partial, list)
-	if code != 0 || !strings.Contains(errs, "500 entries committed (0 new items), 2000 already sent") || !strings.Contains(out, "entries to 2500 of 2500 committed: 0 new, 500 known") {
+	if code != 0 || !strings.Contains(errs, "500 entries committed (500 new items), 2000 already sent") || !strings.Contains(out, "entries to 2500 of 2500 committed: 500 new, 0 known") {
 		t.Fatalf("resume from 2000: exit %d\n%s\n%s", code, out, errs)
+	}
+	if n := caseSubmissions(t, bs); n != 2500 {
+		t.Fatalf("the list sent again left %d submissions, want 2500", n)
+	}
+
+	// The answer to the first request of another list is lost after the
+	// server committed it: the request sent again adds nothing twice.
+	lost := filepath.Join(dir, "lost.csv")
+	b.Reset()
+	b.WriteString(strings.Join(hashset.ICSEHeader, ";") + "\n")
+	for i := range 1500 {
+		fmt.Fprintf(&b, "%032x;;;LOST-%d;y;n;n;;1;n;Image;n\n", 1_000_000+i, i)
+	}
+	os.WriteFile(lost, []byte(b.String()), 0o644)
+	code, out, errs = runIvid(t, "contribute", "--hashes", "--list-batch", "1000", "--server", breakingProxy(t, bs.base, 1, 300), "--token", bs.specialist,
+		"--case", fmt.Sprint(bs.caseID), "--journal", filepath.Join(dir, "lost.jsonl"), lost)
+	if code != 0 || !strings.Contains(errs, "sending them again") || !strings.Contains(errs, "1500 entries committed (1500 new items), 0 already sent, 0 failed") {
+		t.Fatalf("lost answer: exit %d\n%s\n%s", code, out, errs)
+	}
+	if n := caseSubmissions(t, bs); n != 4000 {
+		t.Fatalf("after a lost answer, %d submissions, want 4000", n)
 	}
 
 	// A malformed list is refused here, before anything is sent.
@@ -540,9 +585,28 @@ func TestContributeHashesCommand(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errs, "bad.csv") || !strings.Contains(errs, "0 entries committed") {
 		t.Fatalf("malformed list: exit %d %s", code, errs)
 	}
-	if items, _ := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID)); len(items) != 2500 {
-		t.Fatalf("a malformed list left %d items, want 2500", len(items))
+	if items, _ := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID)); len(items) != 4000 {
+		t.Fatalf("a malformed list left %d items, want 4000", len(items))
 	}
+}
+
+// caseSubmissions counts the submissions to the test server's case.
+func caseSubmissions(t *testing.T, bs *benchServer) int {
+	t.Helper()
+	ctx := context.Background()
+	items, err := bs.srv.DB.MediaInCase(ctx, ivid.CaseID(bs.caseID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]ivid.MediaID, len(items))
+	for i, m := range items {
+		ids[i] = m.ID
+	}
+	subs, err := bs.srv.DB.SubmissionsOf(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(subs)
 }
 
 // startTestServer starts a server on loopback over dir/server, stopped

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -244,16 +246,35 @@ func (f *fixture) json(user, method, path string, in, out any) int {
 // result lines.
 func (f *fixture) upload(user string, caseID ivid.CaseID, files map[string][]byte) (int, []contributeResult) {
 	f.t.Helper()
+	names := slices.Sorted(maps.Keys(files))
+	parts := make([]part, len(names))
+	for i, n := range names {
+		parts[i] = part{name: n, data: files[n]}
+	}
+	return f.uploadParts(user, caseID, parts)
+}
+
+// part is a file of an upload, with its Idempotency-Key if any.
+type part struct {
+	name, key string
+	data      []byte
+}
+
+// uploadParts contributes parts to a case and returns the result lines,
+// by part.
+func (f *fixture) uploadParts(user string, caseID ivid.CaseID, parts []part) (int, []contributeResult) {
+	f.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		w, _ := mw.CreateFormFile("file", n)
-		w.Write(files[n])
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="`+p.name+`"`)
+		h.Set("Content-Type", "application/octet-stream")
+		if p.key != "" {
+			h.Set("Idempotency-Key", p.key)
+		}
+		w, _ := mw.CreatePart(h)
+		w.Write(p.data)
 	}
 	mw.Close()
 	resp := f.do(user, "POST", "/api/v1/cases/"+itoa(int64(caseID))+"/media", &buf, mw.FormDataContentType())
@@ -270,8 +291,8 @@ func (f *fixture) upload(user string, caseID ivid.CaseID, files map[string][]byt
 	// is answered once.
 	slices.SortFunc(out, func(a, b contributeResult) int { return a.Part - b.Part })
 	for i, r := range out {
-		if r.Part != i || (i < len(names) && r.File != names[i]) {
-			f.t.Fatalf("result %d is part %d (%s), want part %d (%s)", i, r.Part, r.File, i, names[min(i, len(names)-1)])
+		if r.Part != i || (i < len(parts) && r.File != parts[i].name) {
+			f.t.Fatalf("result %d is part %d (%s), want part %d (%s)", i, r.Part, r.File, i, parts[min(i, len(parts)-1)].name)
 		}
 	}
 	return resp.StatusCode, out

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/auth"
+	"github.com/ivid-project/ivid/internal/client"
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
@@ -605,6 +607,110 @@ func TestHashListFailsMidway(t *testing.T) {
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestHashListSentAgain: a hash list request with an Idempotency-Key, sent
+// again (its answer lost), adds no submission and no audit record for the
+// entries committed before, and is answered as the first time; sent again
+// from entry N (first=N) with more entries, only those are added. Keys are
+// the case's: another case's request with the same key is its own.
+func TestHashListSentAgain(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		fr := f.newCase("fr-specialist", "FR-AGAIN", ivid.SharingAgency)
+		de := f.newCase("de-specialist", "DE-AGAIN", ivid.SharingAgency)
+		n := ivid.HashGroup + 10
+		var entries []hashset.Entry
+		for i := range n + 5 {
+			entries = append(entries, hashset.Entry{MD5: fmt.Sprintf("%032x", 0xa9a1+i), Label: fmt.Sprintf("IMG-%d", i)})
+		}
+		entries[7].MD5 = entries[6].MD5 // one item named twice: new once
+		frc := &client.Client{Base: f.ts.URL, Token: f.token["fr-specialist"]}
+		submissions := func(c ivid.CaseID) int {
+			t.Helper()
+			ms, err := db.MediaInCase(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]ivid.MediaID, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ID
+			}
+			subs, err := db.SubmissionsOf(ctx, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := 0
+			for _, s := range subs {
+				if s.CaseID == c {
+					k++
+				}
+			}
+			return k
+		}
+		want := client.HashesResult{Items: n, New: n - 1}
+		first, err := frc.ContributeHashes(ctx, int64(fr.ID), entries[:n], "list-a", 0)
+		if err != nil || first != want {
+			t.Fatalf("first request: %+v %v, want %+v", first, err, want)
+		}
+		seq, _, err := db.AuditMark(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := frc.ContributeHashes(ctx, int64(fr.ID), entries[:n], "list-a", 0)
+		if err != nil || again != want {
+			t.Fatalf("sent again: %+v %v, want %+v as the first time", again, err, want)
+		}
+		if k := submissions(fr.ID); k != n {
+			t.Fatalf("sent again: %d submissions, want %d", k, n)
+		}
+		if after, _, _ := db.AuditMark(ctx); after != seq {
+			t.Fatalf("sent again: the trail grew from %d to %d records", seq, after)
+		}
+		// The last group again, from its place in the list, with 5 more.
+		tail, err := frc.ContributeHashes(ctx, int64(fr.ID), entries[ivid.HashGroup:], "list-a", ivid.HashGroup)
+		if err != nil || tail != (client.HashesResult{Items: 15, New: 15}) {
+			t.Fatalf("from entry %d: %+v %v, want 15 items, all new", ivid.HashGroup, tail, err)
+		}
+		if k := submissions(fr.ID); k != n+5 {
+			t.Fatalf("from entry %d: %d submissions, want %d", ivid.HashGroup, k, n+5)
+		}
+		// The same key in Germany's case: a contribution of its own.
+		dec := &client.Client{Base: f.ts.URL, Token: f.token["de-specialist"]}
+		r, err := dec.ContributeHashes(ctx, int64(de.ID), entries[:10], "list-a", 0)
+		if err != nil || r != (client.HashesResult{Items: 10, New: 0}) || submissions(de.ID) != 10 {
+			t.Fatalf("another case, same key: %+v %v, %d submissions", r, err, submissions(de.ID))
+		}
+		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []struct{ key, query string }{
+			{"has space", ""},
+			{strings.Repeat("k", ivid.MaxRequestKey+1), ""},
+			{"list-a", "?first=-1"},
+			{"list-a", "?first=x"},
+			{"", "?first=3"},
+		} {
+			req, _ := http.NewRequest("POST", f.ts.URL+"/api/v1/cases/"+itoa(int64(fr.ID))+"/hashes"+bad.query, strings.NewReader("md5\n"+entries[0].MD5+"\n"))
+			req.Header.Set("Authorization", "Bearer "+f.token["fr-specialist"])
+			req.Header.Set("Content-Type", "text/csv")
+			if bad.key != "" {
+				req.Header.Set("Idempotency-Key", bad.key)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Errorf("key %q%s: %d, want 400", bad.key, bad.query, resp.StatusCode)
+			}
+		}
+		if k := submissions(fr.ID); k != n+5 {
+			t.Fatalf("refused requests left %d submissions, want %d", k, n+5)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,7 @@ const groupItems = 8
 type upload struct {
 	part int
 	file string
+	key  string // the part's Idempotency-Key
 	spooled
 	hashed ivid.Hashed
 	err    error
@@ -156,10 +158,15 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 			part.Close()
 			continue
 		}
-		u := &upload{part: n, file: filepath.Base(name)}
+		u := &upload{part: n, file: filepath.Base(name), key: part.Header.Get("Idempotency-Key")}
 		n++
 		window <- struct{}{}
 		coming.Add(1)
+		if u.key, u.err = requestKey(u.key); u.err != nil {
+			part.Close()
+			toAnswer(u)
+			continue
+		}
 		u.spooled, u.err = s.spool(part)
 		part.Close()
 		if u.err != nil {
@@ -185,6 +192,7 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 				} else {
 					u.hashed, u.err = s.svc.HashUpload(ctx, a, u.file, u.path)
 				}
+				u.hashed.Key = u.key
 			case <-ctx.Done():
 				u.err = ctx.Err()
 			}
@@ -396,6 +404,44 @@ func (s *Server) unspool(sp spooled) {
 	}
 }
 
+// requestKey checks an Idempotency-Key header's value (a structured-field
+// string, quoted or not) and returns it unquoted; "" if there is none.
+func requestKey(v string) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if len(v) > ivid.MaxRequestKey || strings.ContainsFunc(v, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return "", fmt.Errorf("%w: Idempotency-Key: 1 to %d visible ASCII characters", errBadRequest, ivid.MaxRequestKey)
+	}
+	return v, nil
+}
+
+// entryKeys reads a hash list request's Idempotency-Key header and its
+// first parameter, the place of its first entry in the list the key
+// names.
+func entryKeys(r *http.Request) (ivid.EntryKeys, error) {
+	var k ivid.EntryKeys
+	key, err := requestKey(r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return k, err
+	}
+	if key == "" {
+		if r.URL.Query().Has("first") {
+			return k, fmt.Errorf("%w: first is given without an Idempotency-Key", errBadRequest)
+		}
+		return k, nil
+	}
+	k.Prefix = key
+	if v := r.URL.Query().Get("first"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1<<40 {
+			return k, fmt.Errorf("%w: first: the place of the request's first entry in the list, 0 or more", errBadRequest)
+		}
+		k.First = n
+	}
+	return k, nil
+}
+
 // contributeHashes takes a VICS JSON, ICSE CSV, plain CSV or ivid hash
 // list body (detected), at most 256 MiB, and contributes its entries; a
 // malformed list is refused whole.
@@ -405,6 +451,10 @@ func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid
 		return err
 	}
 	if _, err := s.svc.Case(r.Context(), a, ivid.CaseID(id)); err != nil {
+		return err
+	}
+	keys, err := entryKeys(r)
+	if err != nil {
 		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, 256<<20)
@@ -448,7 +498,7 @@ func (s *Server) contributeHashes(w http.ResponseWriter, r *http.Request, a ivid
 	// group commits, an error is an error status; after, the groups
 	// before it stay, and the answer ends with it.
 	n := 0
-	err = s.svc.ContributeHashes(r.Context(), a, ivid.CaseID(id), entries, func(cs []ivid.Comparison) error {
+	err = s.svc.ContributeHashes(r.Context(), a, ivid.CaseID(id), entries, keys, func(cs []ivid.Comparison) error {
 		if n == 0 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(200)

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -205,6 +206,67 @@ func TestContributeGroupCommit(t *testing.T) {
 		}
 		if got := f.srv.commits.Load(); got != commits+1 {
 			t.Fatalf("commits %d after a single file, want %d", got, commits+1)
+		}
+	})
+}
+
+// TestUploadSentAgain: a file whose part carries an Idempotency-Key, sent
+// again to the same case (its answer lost), adds no submission and no
+// audit record and is answered as the first time; the same key on other
+// content is a conflict, a malformed key is refused, and a file without a
+// key is a submission each time.
+func TestUploadSentAgain(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		c := f.newCase("fr-specialist", "FR-FILES-AGAIN", ivid.SharingAgency)
+		a, b, other := scene(t, 31, demo.Original), scene(t, 32, demo.Original), scene(t, 33, demo.Original)
+		parts := []part{{name: "a.png", key: "file-a", data: a}, {name: "b.png", data: b}}
+		st, first := f.uploadParts("fr-specialist", c.ID, parts)
+		if st != 200 || len(first) != 2 || first[0].Comparison == nil || !first[0].Comparison.New {
+			t.Fatalf("first upload: %d %+v", st, first)
+		}
+		count := func() int {
+			t.Helper()
+			ms, err := db.MediaInCase(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]ivid.MediaID, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ID
+			}
+			subs, err := db.SubmissionsOf(ctx, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(subs)
+		}
+		seq, _, _ := db.AuditMark(ctx)
+		parts = append(parts,
+			part{name: "c.png", key: "file-a", data: other}, // another file under a's key
+			part{name: "d.png", key: "bad key", data: other})
+		st, again := f.uploadParts("fr-specialist", c.ID, parts)
+		if st != 200 || len(again) != 4 {
+			t.Fatalf("sent again: %d %+v", st, again)
+		}
+		if r := again[0]; r.Comparison == nil || !r.Comparison.New || r.Comparison.Submissions != 1 || r.Comparison.Media.ID != first[0].Comparison.Media.ID {
+			t.Fatalf("a.png sent again: %+v, want it answered as new, with its one submission", r)
+		}
+		if r := again[1]; r.Comparison == nil || r.Comparison.New || r.Comparison.Submissions != 2 {
+			t.Fatalf("b.png without a key: %+v, want a second submission", r)
+		}
+		if again[2].Status != 409 || again[3].Status != 400 {
+			t.Fatalf("other content under a's key: %d; a malformed key: %d; want 409 and 400", again[2].Status, again[3].Status)
+		}
+		if n := count(); n != 3 {
+			t.Fatalf("%d submissions, want 3 (a once, b twice)", n)
+		}
+		if after, _, _ := db.AuditMark(ctx); after != seq+1 {
+			t.Fatalf("the trail grew by %d records, want 1 (b's)", after-seq)
+		}
+		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -8,12 +8,15 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,7 +64,7 @@ func (c *Client) Contribute(ctx context.Context, caseID int64, path string) (Res
 	// from disk with a known length (no chunked encoding).
 	var head bytes.Buffer
 	mw := multipart.NewWriter(&head)
-	if _, err := mw.CreateFormFile("file", filepath.Base(path)); err != nil {
+	if err := createFilePart(mw, path, fi); err != nil {
 		return Result{}, err
 	}
 	trailer := "\r\n--" + mw.Boundary() + "--\r\n"
@@ -246,11 +249,17 @@ func (b *filesBody) open() error {
 		return errStopped
 	}
 	f, err := os.Open(p)
+	var fi os.FileInfo
+	if err == nil {
+		if fi, err = f.Stat(); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		b.failed(p, err)
 		return nil
 	}
-	if _, err := b.mw.CreateFormFile("file", filepath.Base(p)); err != nil {
+	if err := createFilePart(b.mw, p, fi); err != nil {
 		f.Close()
 		return err
 	}
@@ -278,6 +287,29 @@ func (b *filesBody) Close() error {
 	}
 	return nil
 }
+
+// createFilePart starts a file's part, with an Idempotency-Key made of
+// this machine's name and the file's path, size and modification time:
+// the file sent again (its answer lost, or given twice) adds no second
+// submission to the case, while a changed file is contributed anew.
+func createFilePart(mw *multipart.Writer, path string, fi os.FileInfo) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", host, abs, fi.Size(), fi.ModTime().UnixNano()))
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(filepath.Base(path))+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Idempotency-Key", "file-"+hex.EncodeToString(sum[:16]))
+	_, err = mw.CreatePart(h)
+	return err
+}
+
+// quoteEscaper escapes a file name in a quoted header parameter, as
+// multipart.Writer.CreateFormFile does.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // mediaURL is the contribution endpoint of a case.
 func (c *Client) mediaURL(caseID int64) string {
@@ -380,7 +412,12 @@ type HashesResult struct {
 // format (it carries every field the server reads), and returns what the
 // server committed. The server commits in groups: an error with Items > 0
 // means the entries before Items were committed and the rest not.
-func (c *Client) ContributeHashes(ctx context.Context, caseID int64, entries []hashset.Entry) (HashesResult, error) {
+//
+// key, if not empty, names the list (its SHA-256, say), and first is the
+// place of entries[0] in it: the server then adds no second submission
+// for an entry it committed before, so that a request whose answer was
+// lost can be sent again.
+func (c *Client) ContributeHashes(ctx context.Context, caseID int64, entries []hashset.Entry, key string, first int) (HashesResult, error) {
 	var body bytes.Buffer
 	w, err := hashset.NewWriter(&body, hashset.FormatNative, hashset.Header{Name: "ivid contribute"})
 	if err != nil {
@@ -394,9 +431,16 @@ func (c *Client) ContributeHashes(ctx context.Context, caseID int64, entries []h
 	if err := w.Close(); err != nil {
 		return HashesResult{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(c.Base, "/")+"/api/v1/cases/"+strconv.FormatInt(caseID, 10)+"/hashes", &body)
+	u := strings.TrimRight(c.Base, "/") + "/api/v1/cases/" + strconv.FormatInt(caseID, 10) + "/hashes"
+	if key != "" {
+		u += "?first=" + strconv.Itoa(first)
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", u, &body)
 	if err != nil {
 		return HashesResult{}, err
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.send(req, "application/x-ndjson")
 	if err != nil {

@@ -87,6 +87,10 @@ type Hashed struct {
 	fileName, path string
 	data           []byte // the content, when held in memory rather than at path
 	rec            filehash.Record
+	// Key, if set, is what the contributor's request named this file (an
+	// Idempotency-Key): a file whose key the case has already is not
+	// submitted again, and is answered as it was the first time.
+	Key string
 }
 
 // Contributed is the outcome of one item of CommitUploads.
@@ -163,6 +167,8 @@ type pendingItem struct {
 	isNew    bool
 	existing Media
 	sub      Submission
+	// repeated is true when the case has this file's submission already.
+	repeated bool
 	err      error
 }
 
@@ -185,6 +191,13 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		}
 		return out
 	}
+	submitted, err := s.submittedFiles(ctx, caseID, items)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	ps := make([]pendingItem, len(items))
 	first := map[string]int{} // SHA-256 -> first item of the group with it
 	batch := s.blobs.Batch()
@@ -193,7 +206,7 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		p := &ps[i]
 		p.m = mediaFromRecord(it.rec)
 		p.m.Created = s.now()
-		p.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: it.fileName, Created: s.now()}
+		p.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: it.fileName, Created: s.now(), Key: fileKey(it.Key)}
 		if _, dup := first[p.m.SHA256]; dup {
 			continue // stored and created by the group's first copy
 		}
@@ -220,6 +233,19 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 			ps[i].err = fmt.Errorf("store %s: %w", items[i].fileName, err)
 		}
 	}
+	// A file the case has under its key was sent before (the answer
+	// lost); the key must name the same content.
+	for i := range ps {
+		p := &ps[i]
+		was, ok := submitted[p.sub.Key]
+		if f := &ps[first[p.m.SHA256]]; ok && p.err == nil && f.err == nil {
+			if f.isNew || f.existing.ID != was {
+				p.err = fmt.Errorf("%w: %s: its Idempotency-Key names other content in this case", ErrConflict, items[i].fileName)
+				continue
+			}
+			p.repeated = true
+		}
+	}
 	// commit records the items idx in one transaction, on a copy of their
 	// state, kept only if the transaction commits.
 	commit := func(idx []int) error {
@@ -235,7 +261,9 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 				if err != nil {
 					return err
 				}
-				recs = append(recs, rec)
+				if rec.action != "" {
+					recs = append(recs, rec)
+				}
 			}
 			return s.appendAudits(ctx, tx, a, recs)
 		})
@@ -294,6 +322,9 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		}
 		c, err := s.compare(ctx, p.m, items[i].rec.Dihedral, g)
 		c.New = p.isNew
+		if p.repeated {
+			c.New = g.firstSubmission(p.m.ID, p.sub.Key)
+		}
 		out[i] = Contributed{Comparison: c, Err: err}
 	}
 	return out
@@ -350,6 +381,9 @@ func (s *Service) recordItem(ctx context.Context, tx Tx, caseID CaseID, p *pendi
 		p.m = p.existing
 	}
 	p.sub.MediaID = p.m.ID
+	if p.repeated {
+		return auditEntry{}, nil // submitted by the request's first sending
+	}
 	if err := tx.AddSubmission(ctx, &p.sub); err != nil {
 		return auditEntry{}, err
 	}
@@ -402,7 +436,11 @@ func mediaFromRecord(rec filehash.Record) Media {
 // transaction (one sync of the database's log); a failing group ends the
 // contribution, and the groups before it stay. each gets every group's
 // comparisons once it commits; an error it returns ends the contribution.
-func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry, each func([]Comparison) error) error {
+//
+// keys, if set, names the entries: an entry whose key a submission of the
+// case already has (the request was sent before, and its answer lost) adds
+// no second submission, and is answered as it was the first time.
+func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, entries []hashset.Entry, keys EntryKeys, each func([]Comparison) error) error {
 	if err := a.require(PermContribute); err != nil {
 		return err
 	}
@@ -427,8 +465,12 @@ func (s *Service) ContributeHashes(ctx context.Context, a Actor, caseID CaseID, 
 			analyze()
 		}
 	}()
-	for group := range slices.Chunk(entries, HashGroup) {
-		cs, err := s.contributeHashGroup(ctx, a, caseID, group)
+	if keys.Prefix != "" && (len(keys.Prefix) > MaxRequestKey || keys.First < 0) {
+		return fmt.Errorf("%w: a request key of 1 to %d characters and a first entry of 0 or more", ErrInvalid, MaxRequestKey)
+	}
+	for start := 0; start < len(entries); start += HashGroup {
+		group := entries[start:min(start+HashGroup, len(entries))]
+		cs, err := s.contributeHashGroup(ctx, a, caseID, group, keys.from(start))
 		done += len(cs)
 		if len(cs) > 0 {
 			if err := each(cs); err != nil {
@@ -464,12 +506,63 @@ const analyzeFrom = 1024
 // SQLite's write lock about 0.1 s.
 const HashGroup = 1024
 
+// EntryKeys names the entries of a request: entry i is Prefix/(First+i),
+// First being the request's place in a longer list that the client sends
+// in parts. The zero value names none.
+type EntryKeys struct {
+	Prefix string
+	First  int
+}
+
+// MaxRequestKey bounds a request's key, a file's or a list's (a SHA-256
+// in hex is 64 characters).
+const MaxRequestKey = 128
+
+// of is entry i's submission key; "list:" keeps lists' keys apart from
+// files'.
+func (k EntryKeys) of(i int) string {
+	if k.Prefix == "" {
+		return ""
+	}
+	return "list:" + k.Prefix + "/" + strconv.Itoa(k.First+i)
+}
+
+// fileKey is the submission key of a file its request named key.
+func fileKey(key string) string {
+	if key == "" {
+		return ""
+	}
+	return "file:" + key
+}
+
+// submittedFiles returns, by key, the items of the case's submissions that
+// have the keys of items.
+func (s *Service) submittedFiles(ctx context.Context, caseID CaseID, items []Hashed) (map[string]MediaID, error) {
+	var keys []string
+	for _, it := range items {
+		if it.Key != "" {
+			keys = append(keys, fileKey(it.Key))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	return s.store.SubmittedKeys(ctx, caseID, keys)
+}
+
+func (k EntryKeys) from(i int) EntryKeys {
+	k.First += i
+	return k
+}
+
 // listedEntry is one entry of a group of ContributeHashes.
 type listedEntry struct {
 	m     Media
 	isNew bool
 	first int // the group's first entry naming the same content
 	sub   Submission
+	// repeated is true when the case has this entry's submission already.
+	repeated bool
 	// fills are the group's entries that give a known item hashes it
 	// lacks; before and completed are its state before and what they
 	// added.
@@ -502,10 +595,20 @@ func completeFrom(m *Media, e hashset.Entry) []string {
 	return done
 }
 
-func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseID, group []hashset.Entry) ([]Comparison, error) {
+func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseID, group []hashset.Entry, names EntryKeys) ([]Comparison, error) {
 	known, err := s.knownByDigest(ctx, group)
 	if err != nil {
 		return nil, err
+	}
+	var submitted map[string]MediaID
+	if names.Prefix != "" {
+		ks := make([]string, len(group))
+		for i := range group {
+			ks[i] = names.of(i)
+		}
+		if submitted, err = s.store.SubmittedKeys(ctx, caseID, ks); err != nil {
+			return nil, err
+		}
 	}
 	ls := make([]listedEntry, len(group))
 	// Digests already named in the group: an entry naming one is the same
@@ -527,7 +630,8 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 				break
 			}
 		}
-		l.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now()}
+		l.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now(), Key: names.of(i)}
+		_, l.repeated = submitted[l.sub.Key]
 		m, isNew := known.find(e)
 		if l.first == i && !isNew {
 			// Entries naming a known item by different digests.
@@ -578,8 +682,8 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		if err := tx.CreateMediaItems(ctx, created); err != nil {
 			return conflict(err)
 		}
-		recs := make([]auditEntry, len(ls))
-		subs := make([]Submission, len(ls))
+		recs := make([]auditEntry, 0, len(ls))
+		subs := make([]Submission, 0, len(ls))
 		for i := range ls {
 			l := &ls[i]
 			switch {
@@ -590,13 +694,16 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 					return err
 				}
 			}
+			if l.repeated {
+				continue
+			}
 			l.sub.MediaID = l.m.ID
-			subs[i] = l.sub
+			subs = append(subs, l.sub)
 			detail := fmt.Sprintf("case=%d new=%v", caseID, l.isNew)
 			if len(l.completed) > 0 {
 				detail += " completed=" + strings.Join(l.completed, ",")
 			}
-			recs[i] = auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail}
+			recs = append(recs, auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail})
 		}
 		if err := tx.AddSubmissions(ctx, subs); err != nil {
 			return err
@@ -627,6 +734,9 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			return out, err
 		}
 		c.New = l.isNew
+		if l.repeated {
+			c.New = g.firstSubmission(l.m.ID, l.sub.Key)
+		}
 		out = append(out, c)
 	}
 	return out, nil
@@ -736,6 +846,13 @@ func digestKeys(sha256, md5, sha1 string) []string {
 type groupFacts struct {
 	names map[AgencyID]Agency
 	subs  map[MediaID][]Submission
+}
+
+// firstSubmission reports whether the item's first submission has key:
+// the item was new when the request of that key was first sent.
+func (g *groupFacts) firstSubmission(id MediaID, key string) bool {
+	subs := g.subs[id]
+	return len(subs) > 0 && subs[0].Key == key
 }
 
 // groupFacts reads the agencies and the submissions of ids. What cannot

@@ -146,6 +146,9 @@ type Submission struct {
 	UserID   UserID    `json:"user_id"`
 	FileName string    `json:"file_name,omitempty"`
 	Created  time.Time `json:"created"`
+	// Key is what the contributor's request named this submission, so
+	// that the request sent again adds no second one; unique in a case.
+	Key string `json:"-"`
 }
 
 // SeriesStatus follows a series from unidentified to victim identified.

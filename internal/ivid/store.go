@@ -98,6 +98,9 @@ type Tx interface {
 	// SubmissionsOf returns the submissions of every item ids names, by ID.
 	SubmissionsOf(ctx context.Context, ids []MediaID) ([]Submission, error)
 	RecentSubmissions(ctx context.Context, agency AgencyID, limit int) ([]Submission, error)
+	// SubmittedKeys returns, by key, the items of the case's submissions
+	// whose keys are among those given.
+	SubmittedKeys(ctx context.Context, c CaseID, keys []string) (map[string]MediaID, error)
 
 	CreateSeries(ctx context.Context, s *Series) error
 	UpdateSeries(ctx context.Context, s *Series) error

@@ -237,8 +237,8 @@ func (s *queries) MediaByBaseline(ctx context.Context, state ivid.BaselineState,
 }
 
 func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error {
-	id, err := s.insert(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created) VALUES (?, ?, ?, ?, ?, ?)`,
-		sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))
+	id, err := s.insert(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created, request_key) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created), nullString(sub.Key))
 	sub.ID = id
 	return err
 }
@@ -248,11 +248,11 @@ func (s *queries) AddSubmission(ctx context.Context, sub *ivid.Submission) error
 func (s *queries) AddSubmissions(ctx context.Context, subs []ivid.Submission) error {
 	for rest := subs; len(rest) > 0; {
 		n := pow2Chunk(len(rest), 64)
-		args := make([]any, 0, 6*n)
+		args := make([]any, 0, 7*n)
 		for _, sub := range rest[:n] {
-			args = append(args, sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created))
+			args = append(args, sub.MediaID, sub.CaseID, sub.AgencyID, sub.UserID, sub.FileName, ts(sub.Created), nullString(sub.Key))
 		}
-		if _, err := s.exec(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created) VALUES `+rowsOf(n, 6), args...); err != nil {
+		if _, err := s.exec(ctx, `INSERT INTO submissions (media_id, case_id, agency_id, user_id, file_name, created, request_key) VALUES `+rowsOf(n, 7), args...); err != nil {
 			return err
 		}
 		rest = rest[n:]
@@ -260,16 +260,42 @@ func (s *queries) AddSubmissions(ctx context.Context, subs []ivid.Submission) er
 	return nil
 }
 
+// subCols are the columns scanSubmission reads.
+const subCols = `id, media_id, case_id, agency_id, user_id, file_name, created, request_key`
+
 func scanSubmission(r *sql.Rows) (ivid.Submission, error) {
 	var sub ivid.Submission
 	var created int64
-	err := r.Scan(&sub.ID, &sub.MediaID, &sub.CaseID, &sub.AgencyID, &sub.UserID, &sub.FileName, &created)
-	sub.Created = fromTS(created)
+	var key sql.NullString
+	err := r.Scan(&sub.ID, &sub.MediaID, &sub.CaseID, &sub.AgencyID, &sub.UserID, &sub.FileName, &created, &key)
+	sub.Created, sub.Key = fromTS(created), key.String
 	return sub, err
 }
 
+// SubmittedKeys returns, by key, the items of a case's submissions whose
+// request keys are among keys.
+func (s *queries) SubmittedKeys(ctx context.Context, c ivid.CaseID, keys []string) (map[string]ivid.MediaID, error) {
+	out := map[string]ivid.MediaID{}
+	for part := range slices.Chunk(keys, inMax) {
+		in, args := inList(part)
+		rows, err := s.query(ctx, `SELECT request_key, media_id FROM submissions WHERE case_id = ? AND request_key IN `+in, append([]any{c}, args...)...)
+		type keyed struct {
+			key string
+			id  ivid.MediaID
+		}
+		scan := func(r *sql.Rows) (keyed, error) {
+			var k keyed
+			return k, r.Scan(&k.key, &k.id)
+		}
+		if err := each(rows, err, scan, func(k keyed) error { out[k.key] = k.id; return nil }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (s *queries) Submissions(ctx context.Context, m ivid.MediaID) ([]ivid.Submission, error) {
-	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id = ? ORDER BY id`, m)
+	rows, err := s.query(ctx, `SELECT `+subCols+` FROM submissions WHERE media_id = ? ORDER BY id`, m)
 	return all(rows, err, scanSubmission)
 }
 
@@ -277,7 +303,7 @@ func (s *queries) SubmissionsOf(ctx context.Context, ids []ivid.MediaID) ([]ivid
 	var out []ivid.Submission
 	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(ids))), inMax) {
 		in, args := inList(part)
-		rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE media_id IN `+in, args...)
+		rows, err := s.query(ctx, `SELECT `+subCols+` FROM submissions WHERE media_id IN `+in, args...)
 		subs, err := all(rows, err, scanSubmission)
 		if err != nil {
 			return nil, err
@@ -289,7 +315,7 @@ func (s *queries) SubmissionsOf(ctx context.Context, ids []ivid.MediaID) ([]ivid
 }
 
 func (s *queries) RecentSubmissions(ctx context.Context, agency ivid.AgencyID, limit int) ([]ivid.Submission, error) {
-	rows, err := s.query(ctx, `SELECT id, media_id, case_id, agency_id, user_id, file_name, created FROM submissions WHERE agency_id = ? ORDER BY id DESC LIMIT ?`, agency, limit)
+	rows, err := s.query(ctx, `SELECT `+subCols+` FROM submissions WHERE agency_id = ? ORDER BY id DESC LIMIT ?`, agency, limit)
 	return all(rows, err, scanSubmission)
 }
 

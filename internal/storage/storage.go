@@ -426,6 +426,9 @@ func fromNullTS(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// nullString stores "" as NULL.
+func nullString(v string) sql.NullString { return sql.NullString{String: v, Valid: v != ""} }
+
 func b2i(b bool) int {
 	if b {
 		return 1

@@ -283,14 +283,42 @@ func TestBatches(t *testing.T) {
 			if err != nil || got.MD5 != m.MD5 || got.SHA256 != m.SHA256 {
 				t.Fatalf("item %d: %q %q, want %q %q (%v)", m.ID, got.MD5, got.SHA256, m.MD5, m.SHA256, err)
 			}
-			newSubs = append(newSubs, ivid.Submission{MediaID: m.ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, FileName: "list.csv", Created: now})
+			newSubs = append(newSubs, ivid.Submission{MediaID: m.ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, FileName: "list.csv", Created: now,
+				Key: fmt.Sprintf("list-k/%d", len(newSubs))})
 		}
 		if err := db.AddSubmissions(ctx, newSubs); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range batch[:3] {
-			if subs, err := db.Submissions(ctx, m.ID); err != nil || len(subs) != 1 || subs[0].FileName != "list.csv" {
+		for i, m := range batch[:3] {
+			if subs, err := db.Submissions(ctx, m.ID); err != nil || len(subs) != 1 || subs[0].FileName != "list.csv" || subs[0].Key != fmt.Sprintf("list-k/%d", i) {
 				t.Fatalf("item %d: submissions %v %v", m.ID, subs, err)
+			}
+		}
+		// Request keys: found by case, more than an IN list's worth;
+		// unique in a case, not across cases; none (NULL) repeats freely.
+		var ask []string
+		for i := range 300 {
+			ask = append(ask, fmt.Sprintf("list-k/%d", i))
+		}
+		if got, err := db.SubmittedKeys(ctx, c.ID, ask); err != nil || len(got) != len(newSubs) || got["list-k/99"] != batch[99].ID {
+			t.Fatalf("SubmittedKeys: %d of %d (%v)", len(got), len(newSubs), err)
+		}
+		c2 := ivid.Case{AgencyID: fr.ID, Reference: "2026/003", Sharing: ivid.SharingAgency, CreatedBy: u.ID, Created: now}
+		db.CreateCase(ctx, &c2)
+		if got, err := db.SubmittedKeys(ctx, c2.ID, ask); err != nil || len(got) != 0 {
+			t.Fatalf("SubmittedKeys of another case: %v %v", got, err)
+		}
+		again := newSubs[0]
+		if err := db.AddSubmission(ctx, &again); err == nil {
+			t.Fatal("a key added twice to a case")
+		}
+		again.CaseID = c2.ID
+		if err := db.AddSubmission(ctx, &again); err != nil {
+			t.Fatalf("the same key in another case: %v", err)
+		}
+		for range 2 {
+			if err := db.AddSubmission(ctx, &ivid.Submission{MediaID: batch[0].ID, CaseID: c.ID, AgencyID: fr.ID, UserID: u.ID, Created: now}); err != nil {
+				t.Fatalf("a submission without a key: %v", err)
 			}
 		}
 		twins := []*ivid.Media{{MD5: "twin", Kind: ivid.Image, Created: now}, {MD5: "twin", Kind: ivid.Image, Created: now}}
