@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -677,6 +678,16 @@ func TestHashListSentAgain(t *testing.T) {
 		}
 		if k := submissions(fr.ID); k != n+5 {
 			t.Fatalf("from entry %d: %d submissions, want %d", ivid.HashGroup, k, n+5)
+		}
+		// Another list under the same key: refused, nothing written.
+		other := slices.Clone(entries[:3])
+		other[1].MD5 = fmt.Sprintf("%032x", 0xbeef)
+		var refused *client.StatusError
+		if r, err := frc.ContributeHashes(ctx, int64(fr.ID), other, "list-a", 0); !errors.As(err, &refused) || refused.Code != 409 || r.Items != 0 {
+			t.Fatalf("another list under the key: %+v %v, want 409", r, err)
+		}
+		if k := submissions(fr.ID); k != n+5 {
+			t.Fatalf("after the refused list: %d submissions, want %d", k, n+5)
 		}
 		// The same key in Germany's case: a contribution of its own.
 		dec := &client.Client{Base: f.ts.URL, Token: f.token["de-specialist"]}

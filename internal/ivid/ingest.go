@@ -631,7 +631,6 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			}
 		}
 		l.sub = Submission{CaseID: caseID, AgencyID: a.Agency.ID, UserID: a.User.ID, FileName: e.Label, Created: s.now(), Key: names.of(i)}
-		_, l.repeated = submitted[l.sub.Key]
 		m, isNew := known.find(e)
 		if l.first == i && !isNew {
 			// Entries naming a known item by different digests.
@@ -669,6 +668,19 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		if probe := m; len(completeFrom(&probe, e)) > 0 {
 			l.fills = append(l.fills, e)
 		}
+	}
+	// A key the case has must name the same item: the request sent again,
+	// not another list under its key.
+	for i := range ls {
+		l := &ls[i]
+		was, ok := submitted[l.sub.Key]
+		if !ok {
+			continue
+		}
+		if f := &ls[l.first]; f.isNew || f.m.ID != was {
+			return nil, fmt.Errorf("%w: entry %d: its key names another item in this case", ErrConflict, names.First+i+1)
+		}
+		l.repeated = true
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		// New items first, in a few statements: the entries naming them
