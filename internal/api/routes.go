@@ -33,7 +33,7 @@ func (s *Server) table() []route {
 		{"POST", "/api/v1/cases", signedIn, ivid.PermContribute, "Open a case", s.createCase},
 		{"GET", "/api/v1/cases/{id}", signedIn, ivid.PermReadCases, "A case of my agency", s.getCase},
 		{"GET", "/api/v1/cases/{id}/media", signedIn, ivid.PermReadCases, "Items submitted in a case", s.caseMedia},
-		{"POST", "/api/v1/cases/{id}/media", signedIn, ivid.PermContribute, "Contribute files (multipart, streamed); one JSON line back per file (part, file, comparison or error, status), in the order they are committed", s.contribute},
+		{"POST", "/api/v1/cases/{id}/media", signedIn, ivid.PermContribute, "Contribute files (multipart, streamed); one JSON line back per file (part, file, comparison or error, status), in the order they are committed. A part may carry an Idempotency-Key header: the file sent again to the case under it adds no second submission", s.contribute},
 		{"POST", "/api/v1/cases/{id}/hashes", signedIn, ivid.PermContribute, "Contribute hashes only (VICS JSON, ICSE CSV, CSV or ivid hash list body). With an Idempotency-Key header, and first=N where the body is part of a list from its entry N, a request sent again adds no submission for the entries already committed", s.contributeHashes},
 		{"GET", "/api/v1/cases/{id}/export", signedIn, ivid.PermReadCases, "Export a case's items as VICS JSON, ICSE CSV, CSV or ivid JSON Lines (audited; hashes and facts, no pixels)", s.exportCase},
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +138,7 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		<-answered
 	}
 	n := 0
+	nextKey := "" // from an idempotency_key field, for the next file
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -155,10 +157,17 @@ func (s *Server) contribute(w http.ResponseWriter, r *http.Request, a ivid.Actor
 		}
 		name := part.FileName()
 		if name == "" {
+			// A browser's form cannot give a part headers: a field
+			// idempotency_key gives the next file's key instead.
+			if part.FormName() == "idempotency_key" {
+				b, _ := io.ReadAll(io.LimitReader(part, 2*ivid.MaxRequestKey))
+				nextKey = string(b)
+			}
 			part.Close()
 			continue
 		}
-		u := &upload{part: n, file: filepath.Base(name), key: part.Header.Get("Idempotency-Key")}
+		u := &upload{part: n, file: filepath.Base(name), key: cmp.Or(part.Header.Get("Idempotency-Key"), nextKey)}
+		nextKey = ""
 		n++
 		window <- struct{}{}
 		coming.Add(1)

@@ -214,7 +214,8 @@ func TestContributeGroupCommit(t *testing.T) {
 // again to the same case (its answer lost), adds no submission and no
 // audit record and is answered as the first time; the same key on other
 // content is a conflict, a malformed key is refused, and a file without a
-// key is a submission each time.
+// key is a submission each time. A browser's form gives the key in a field
+// before the file.
 func TestUploadSentAgain(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
@@ -264,6 +265,21 @@ func TestUploadSentAgain(t *testing.T) {
 		}
 		if after, _, _ := db.AuditMark(ctx); after != seq+1 {
 			t.Fatalf("the trail grew by %d records, want 1 (b's)", after-seq)
+		}
+		// As a browser's form sends it: the key in a field before the file.
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("idempotency_key", "file-a")
+		w, _ := mw.CreateFormFile("file", "a.png")
+		w.Write(a)
+		mw.Close()
+		resp := f.do("fr-specialist", "POST", "/api/v1/cases/"+itoa(int64(c.ID))+"/media", &body, mw.FormDataContentType())
+		var r contributeResult
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Comparison == nil || !r.Comparison.New || r.Comparison.Submissions != 1 {
+			t.Fatalf("a.png keyed by a form field: %+v %v", r, err)
+		}
+		if n := count(); n != 3 {
+			t.Fatalf("after the form's key: %d submissions, want 3", n)
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
 			t.Fatal(err)

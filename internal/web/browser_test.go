@@ -255,6 +255,19 @@ func TestBrowserReviewFlow(t *testing.T) {
 	if deCase == 0 {
 		t.Fatal("no case id")
 	}
+	// The same files chosen again (as after a network error): answered
+	// as before, submitted once.
+	de.do(chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{img, other, notes}), chromedp.WaitVisible(chromedp.CSS("#results li:nth-child(6)")))
+	if again := de.text("#results"); strings.Count(again, "copy.jpg: New · Near-duplicate of #2") != 2 {
+		t.Errorf("the files sent again: %s", again)
+	}
+	items, err := s.srv.DB.MediaInCase(ctx, ivid.CaseID(deCase))
+	if err != nil || len(items) != 2 {
+		t.Fatalf("case items %d %v, want 2", len(items), err)
+	}
+	if subs, err := s.srv.DB.SubmissionsOf(ctx, []ivid.MediaID{items[0].ID, items[1].ID}); err != nil || len(subs) != 2 {
+		t.Errorf("the files sent again: %d submissions (%v), want 2", len(subs), err)
+	}
 
 	// Media are blurred and greyscale by default.
 	de.do(chromedp.Navigate(fmt.Sprintf("%s/cases/%d", s.base, deCase)), chromedp.WaitVisible(chromedp.CSS(".tile img.media")))

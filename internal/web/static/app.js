@@ -254,9 +254,24 @@ function watchUpload() {
   // A request carries a batch of files: the server hashes them in parallel
   // and commits them in groups. Batches stay small, because the browser
   // reads the answer only once it has sent the whole request.
-  const send = (files) => new Promise((resolve) => {
+  // Each file goes with a key made of its name, size and date: dropped
+  // again on the case (after a network error, say), it is not submitted
+  // twice. crypto.subtle is there over HTTPS and on localhost.
+  const keyOf = async (f) => {
+    if (!window.crypto || !crypto.subtle) return "";
+    const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${f.name}\0${f.size}\0${f.lastModified}`));
+    return "web-" + Array.from(new Uint8Array(d).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  const send = async (files) => {
+    const keys = await Promise.all(files.map(keyOf));
+    return post(files, keys);
+  };
+  const post = (files, keys) => new Promise((resolve) => {
     const form = new FormData();
-    files.forEach((f) => form.append("file", f, f.name));
+    files.forEach((f, i) => {
+      if (keys[i]) form.append("idempotency_key", keys[i]);
+      form.append("file", f, f.name);
+    });
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/v1/cases/${box.dataset.case}/media`);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total); };
@@ -286,7 +301,10 @@ function watchUpload() {
     }
     bar.hidden = true;
   };
-  input.addEventListener("change", () => sendAll(Array.from(input.files)));
+  input.addEventListener("change", async () => {
+    await sendAll(Array.from(input.files));
+    input.value = ""; // so that choosing the same files again sends them
+  });
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); sendAll(Array.from(e.dataTransfer.files)); });
