@@ -298,6 +298,31 @@ func (f *fixture) uploadParts(user string, caseID ivid.CaseID, parts []part) (in
 	return resp.StatusCode, out
 }
 
+// submissions counts a case's submissions.
+func (f *fixture) submissions(c ivid.CaseID) int {
+	f.t.Helper()
+	ctx := context.Background()
+	ms, err := f.db.MediaInCase(ctx, c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ids := make([]ivid.MediaID, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	subs, err := f.db.SubmissionsOf(ctx, ids)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for _, s := range subs {
+		if s.CaseID == c {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fixture) newCase(user, ref string, sharing ivid.Sharing) ivid.Case {
 	f.t.Helper()
 	var c ivid.Case

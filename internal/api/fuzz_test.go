@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +93,25 @@ func FuzzContributeBody(f *testing.F) {
 	f.Add(whole[:len(whole)-10])
 	f.Add([]byte("--fuzzboundary--\r\n"))
 	f.Add([]byte("--fuzzboundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x.png\"\r\n\r\n\x89PNG\r\n\x1a\n\r\n--fuzzboundary--\r\n"))
+	// Keys: in a field before a file, and in a part's header, the same key
+	// on two contents (a conflict) and a file sent twice.
+	buf.Reset()
+	mw = multipart.NewWriter(&buf)
+	mw.SetBoundary("fuzzboundary")
+	png, _, _ := demo.Encode(demo.Scene(44, 64, 48), demo.Original)
+	jpg, _, _ := demo.Encode(demo.Scene(45, 64, 48), demo.Variants[1])
+	mw.WriteField("idempotency_key", "k1")
+	w, _ := mw.CreateFormFile("file", "a.png")
+	w.Write(png)
+	for _, p := range []struct {
+		key  string
+		data []byte
+	}{{"k1", jpg}, {"k2", png}, {"k2", png}, {"bad key", jpg}} {
+		w, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="file"; filename="k.png"`}, "Idempotency-Key": {p.key}})
+		w.Write(p.data)
+	}
+	mw.Close()
+	f.Add(bytes.Clone(buf.Bytes()))
 	fa := newFuzzAPI(f)
 	path := "/api/v1/cases/" + itoa(int64(fa.cs.ID)) + "/media"
 	f.Fuzz(func(t *testing.T, body []byte) {

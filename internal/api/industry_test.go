@@ -630,28 +630,6 @@ func TestHashListSentAgain(t *testing.T) {
 		}
 		entries[7].MD5 = entries[6].MD5 // one item named twice: new once
 		frc := &client.Client{Base: f.ts.URL, Token: f.token["fr-specialist"]}
-		submissions := func(c ivid.CaseID) int {
-			t.Helper()
-			ms, err := db.MediaInCase(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]ivid.MediaID, len(ms))
-			for i, m := range ms {
-				ids[i] = m.ID
-			}
-			subs, err := db.SubmissionsOf(ctx, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k := 0
-			for _, s := range subs {
-				if s.CaseID == c {
-					k++
-				}
-			}
-			return k
-		}
 		want := client.HashesResult{Items: n, New: n - 1}
 		first, err := frc.ContributeHashes(ctx, int64(fr.ID), entries[:n], "list-a", 0)
 		if err != nil || first != want {
@@ -665,7 +643,7 @@ func TestHashListSentAgain(t *testing.T) {
 		if err != nil || again != want {
 			t.Fatalf("sent again: %+v %v, want %+v as the first time", again, err, want)
 		}
-		if k := submissions(fr.ID); k != n {
+		if k := f.submissions(fr.ID); k != n {
 			t.Fatalf("sent again: %d submissions, want %d", k, n)
 		}
 		if after, _, _ := db.AuditMark(ctx); after != seq {
@@ -676,7 +654,7 @@ func TestHashListSentAgain(t *testing.T) {
 		if err != nil || tail != (client.HashesResult{Items: 15, New: 15}) {
 			t.Fatalf("from entry %d: %+v %v, want 15 items, all new", ivid.HashGroup, tail, err)
 		}
-		if k := submissions(fr.ID); k != n+5 {
+		if k := f.submissions(fr.ID); k != n+5 {
 			t.Fatalf("from entry %d: %d submissions, want %d", ivid.HashGroup, k, n+5)
 		}
 		// Another list under the same key: refused, nothing written.
@@ -686,14 +664,14 @@ func TestHashListSentAgain(t *testing.T) {
 		if r, err := frc.ContributeHashes(ctx, int64(fr.ID), other, "list-a", 0); !errors.As(err, &refused) || refused.Code != 409 || r.Items != 0 {
 			t.Fatalf("another list under the key: %+v %v, want 409", r, err)
 		}
-		if k := submissions(fr.ID); k != n+5 {
+		if k := f.submissions(fr.ID); k != n+5 {
 			t.Fatalf("after the refused list: %d submissions, want %d", k, n+5)
 		}
 		// The same key in Germany's case: a contribution of its own.
 		dec := &client.Client{Base: f.ts.URL, Token: f.token["de-specialist"]}
 		r, err := dec.ContributeHashes(ctx, int64(de.ID), entries[:10], "list-a", 0)
-		if err != nil || r != (client.HashesResult{Items: 10, New: 0}) || submissions(de.ID) != 10 {
-			t.Fatalf("another case, same key: %+v %v, %d submissions", r, err, submissions(de.ID))
+		if err != nil || r != (client.HashesResult{Items: 10, New: 0}) || f.submissions(de.ID) != 10 {
+			t.Fatalf("another case, same key: %+v %v, %d submissions", r, err, f.submissions(de.ID))
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
 			t.Fatal(err)
@@ -720,7 +698,7 @@ func TestHashListSentAgain(t *testing.T) {
 				t.Errorf("key %q%s: %d, want 400", bad.key, bad.query, resp.StatusCode)
 			}
 		}
-		if k := submissions(fr.ID); k != n+5 {
+		if k := f.submissions(fr.ID); k != n+5 {
 			t.Fatalf("refused requests left %d submissions, want %d", k, n+5)
 		}
 	})

@@ -227,22 +227,6 @@ func TestUploadSentAgain(t *testing.T) {
 		if st != 200 || len(first) != 2 || first[0].Comparison == nil || !first[0].Comparison.New {
 			t.Fatalf("first upload: %d %+v", st, first)
 		}
-		count := func() int {
-			t.Helper()
-			ms, err := db.MediaInCase(ctx, c.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]ivid.MediaID, len(ms))
-			for i, m := range ms {
-				ids[i] = m.ID
-			}
-			subs, err := db.SubmissionsOf(ctx, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return len(subs)
-		}
 		seq, _, _ := db.AuditMark(ctx)
 		parts = append(parts,
 			part{name: "c.png", key: "file-a", data: other}, // another file under a's key
@@ -260,7 +244,7 @@ func TestUploadSentAgain(t *testing.T) {
 		if again[2].Status != 409 || again[3].Status != 400 {
 			t.Fatalf("other content under a's key: %d; a malformed key: %d; want 409 and 400", again[2].Status, again[3].Status)
 		}
-		if n := count(); n != 3 {
+		if n := f.submissions(c.ID); n != 3 {
 			t.Fatalf("%d submissions, want 3 (a once, b twice)", n)
 		}
 		if after, _, _ := db.AuditMark(ctx); after != seq+1 {
@@ -278,7 +262,7 @@ func TestUploadSentAgain(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Comparison == nil || !r.Comparison.New || r.Comparison.Submissions != 1 {
 			t.Fatalf("a.png keyed by a form field: %+v %v", r, err)
 		}
-		if n := count(); n != 3 {
+		if n := f.submissions(c.ID); n != 3 {
 			t.Fatalf("after the form's key: %d submissions, want 3", n)
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
