@@ -49,6 +49,7 @@ type serveOptions struct {
 	insecureCookies bool
 	totpOptional    bool
 	decodeLimit     time.Duration
+	follow          time.Duration
 	decoders        decoderFlag
 	video           videoFlags
 }
@@ -80,6 +81,7 @@ overrides).`,
 	f.BoolVar(&o.insecureCookies, "insecure-cookies", false, "session cookies without the Secure flag (plain HTTP off localhost; never in production)")
 	f.BoolVar(&o.totpOptional, "totp-optional", false, "do not require a second factor of specialists and admins (training only)")
 	f.DurationVar(&o.decodeLimit, "decode-limit", filehash.DefaultDecodeLimit, "answer a contributed image whose decoding takes longer than this with an error (0: no limit)")
+	f.DurationVar(&o.follow, "follow", time.Second, "replay, this often, the index changes other servers over the same database made (0: never)")
 	o.decoders.add(f)
 	o.video.add(f)
 	// Contributed videos are always hashed at every frame (see ivid.Config.Video).
@@ -95,6 +97,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer, rea
 	cfg.AdminPassword = ivid.BootstrapPassword()
 	cfg.Hashers = serverProcs()
 	cfg.DecodeLimit = limitOption(o.decodeLimit)
+	cfg.FollowEvery = o.follow
 	var stop func()
 	cfg.Decoders, stop = o.decoders.start(stderr)
 	defer stop()

@@ -250,6 +250,18 @@ func TestUploadSentAgain(t *testing.T) {
 		if after, _, _ := db.AuditMark(ctx); after != seq+1 {
 			t.Fatalf("the trail grew by %d records, want 1 (b's)", after-seq)
 		}
+		// One key twice in one request: the same content once; of two
+		// contents, the one committed first is taken (a request's files
+		// are committed as their hashing ends) and the other refused.
+		x, y, z := scene(t, 34, demo.Original), scene(t, 35, demo.Original), scene(t, 36, demo.Original)
+		before := f.submissions(c.ID)
+		st, twice := f.uploadParts("fr-specialist", c.ID, []part{{"x1.png", "dup", x}, {"x2.png", "dup", x}, {"y.png", "dup2", y}, {"z.png", "dup2", z}})
+		if st != 200 || len(twice) != 4 || twice[0].Status != 200 || twice[1].Status != 200 || twice[2].Status+twice[3].Status != 200+409 {
+			t.Fatalf("a key twice in a request: %d %+v", st, twice)
+		}
+		if !twice[0].Comparison.New || !twice[1].Comparison.New || twice[1].Comparison.Submissions != 1 || f.submissions(c.ID) != before+2 {
+			t.Fatalf("a key twice in a request: %+v, %d submissions added, want 2", twice[1].Comparison, f.submissions(c.ID)-before)
+		}
 		// As a browser's form sends it: the key in a field before the file.
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
@@ -262,8 +274,8 @@ func TestUploadSentAgain(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Comparison == nil || !r.Comparison.New || r.Comparison.Submissions != 1 {
 			t.Fatalf("a.png keyed by a form field: %+v %v", r, err)
 		}
-		if n := f.submissions(c.ID); n != 3 {
-			t.Fatalf("after the form's key: %d submissions, want 3", n)
+		if n := f.submissions(c.ID); n != 5 {
+			t.Fatalf("after the form's key: %d submissions, want 5", n)
 		}
 		if _, err := ivid.VerifyTrail(ctx, db); err != nil {
 			t.Fatal(err)

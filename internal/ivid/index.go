@@ -63,6 +63,19 @@ func (x *matchIndex) update(old, m Media) {
 	x.insert(m)
 }
 
+// set makes the index hold m as it is now, whatever it held for it: the
+// PDQ hashes old (m's own among them, so that setting twice is setting
+// once) and its video entries.
+func (x *matchIndex) set(m Media, old []pdq.Hash) {
+	for _, h := range old {
+		x.pdq.Delete(uint64(m.ID), h)
+	}
+	id := strconv.FormatInt(int64(m.ID), 10)
+	x.videos.Remove(id)
+	x.videos.Remove(id + croppedSuffix)
+	x.insert(m)
+}
+
 // croppedSuffix marks, in the video index, the entry of the picture
 // inside a video's black bars.
 const croppedSuffix = "/cropped"
@@ -152,6 +165,32 @@ func (b *baselineIndex) remove(m Media) {
 		b.pdq.Delete(uint64(m.ID), *m.PDQ)
 	}
 	b.n--
+}
+
+// set makes the Baseline index hold m as it is now, whatever it held for
+// it: the states olds' digests and the PDQ hashes old.
+func (b *baselineIndex) set(m Media, olds []indexedState, old []pdq.Hash) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	was := false
+	for _, st := range olds {
+		for _, d := range []string{st.MD5, st.SHA1, st.SHA256} {
+			if id, ok := b.digest[d]; ok && id == m.ID && d != "" {
+				delete(b.digest, d)
+				was = true
+			}
+		}
+	}
+	for _, h := range old {
+		b.pdq.Delete(uint64(m.ID), h)
+	}
+	if was {
+		b.n--
+	}
+	if m.Baseline == BaselineConfirmed {
+		b.putLocked(m)
+		b.n++
+	}
 }
 
 func (b *baselineIndex) exact(d string) (MediaID, bool) {

@@ -234,17 +234,29 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		}
 	}
 	// A file the case has under its key was sent before (the answer
-	// lost); the key must name the same content.
+	// lost), and one whose key an earlier file of the group has is sent
+	// twice: the key must name the same content.
+	keyed := map[string]int{} // key -> the group's first item with it
 	for i := range ps {
 		p := &ps[i]
-		was, ok := submitted[p.sub.Key]
-		if f := &ps[first[p.m.SHA256]]; ok && p.err == nil && f.err == nil {
-			if f.isNew || f.existing.ID != was {
-				p.err = fmt.Errorf("%w: %s: its Idempotency-Key names other content in this case", ErrConflict, items[i].fileName)
-				continue
-			}
-			p.repeated = true
+		if p.sub.Key == "" || p.err != nil {
+			continue
 		}
+		f := &ps[first[p.m.SHA256]]
+		same := false
+		if was, ok := submitted[p.sub.Key]; ok {
+			same = !f.isNew && f.existing.ID == was
+		} else if j, ok := keyed[p.sub.Key]; ok {
+			same = ps[j].m.SHA256 == p.m.SHA256
+		} else {
+			keyed[p.sub.Key] = i
+			continue
+		}
+		if !same {
+			p.err = fmt.Errorf("%w: %s: its Idempotency-Key names other content in this case", ErrConflict, items[i].fileName)
+			continue
+		}
+		p.repeated = true
 	}
 	// commit records the items idx in one transaction, on a copy of their
 	// state, kept only if the transaction commits.
@@ -265,7 +277,20 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 					recs = append(recs, rec)
 				}
 			}
-			return s.appendAudits(ctx, tx, a, recs)
+			if err := s.appendAudits(ctx, tx, a, recs); err != nil {
+				return err
+			}
+			var cs []IndexChange
+			for _, i := range idx {
+				switch p := &work[i]; {
+				case p.repeated:
+				case p.isNew:
+					cs = append(cs, s.changeOf(p.m.ID, nil))
+				case p.existing.ID != 0 && !p.existing.Stored:
+					cs = append(cs, s.changeOf(p.m.ID, &p.existing))
+				}
+			}
+			return s.noteChanges(ctx, tx, cs)
 		})
 		if err == nil {
 			for _, i := range idx {
@@ -385,7 +410,7 @@ func (s *Service) recordItem(ctx context.Context, tx Tx, caseID CaseID, p *pendi
 		return auditEntry{}, nil // submitted by the request's first sending
 	}
 	if err := tx.AddSubmission(ctx, &p.sub); err != nil {
-		return auditEntry{}, err
+		return auditEntry{}, conflict(err) // a key another request took meanwhile
 	}
 	return auditEntry{"media.contribute", obj("media", int64(p.m.ID)), fmt.Sprintf("case=%d new=%v", caseID, p.isNew)}, nil
 }
@@ -718,9 +743,22 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 			recs = append(recs, auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail})
 		}
 		if err := tx.AddSubmissions(ctx, subs); err != nil {
+			return conflict(err) // a key another request took meanwhile
+		}
+		if err := s.appendAudits(ctx, tx, a, recs); err != nil {
 			return err
 		}
-		return s.appendAudits(ctx, tx, a, recs)
+		var cs []IndexChange
+		for i := range ls {
+			switch l := &ls[i]; {
+			case l.first != i:
+			case l.isNew:
+				cs = append(cs, s.changeOf(l.m.ID, nil))
+			case len(l.completed) > 0:
+				cs = append(cs, s.changeOf(l.m.ID, &l.before))
+			}
+		}
+		return s.noteChanges(ctx, tx, cs)
 	})
 	if err != nil {
 		return nil, err

@@ -139,7 +139,14 @@ func (s *Service) Categorise(ctx context.Context, a Actor, ids []MediaID, c hash
 			}
 			recs = append(recs, auditEntry{"media.categorise", obj("media", int64(id)), detail})
 		}
-		return s.appendAudits(ctx, tx, a, recs)
+		if err := s.appendAudits(ctx, tx, a, recs); err != nil {
+			return err
+		}
+		cs := make([]IndexChange, len(withdrawn))
+		for i := range withdrawn {
+			cs[i] = s.changeOf(withdrawn[i].ID, &withdrawn[i])
+		}
+		return s.noteChanges(ctx, tx, cs)
 	})
 	if err == nil {
 		for _, m := range withdrawn {
@@ -410,11 +417,13 @@ func (s *Service) VoteBaseline(ctx context.Context, a Actor, id MediaID) (Baseli
 	var state BaselineState
 	var confirmed Media
 	var wasConfirmed bool
-	err := s.change(ctx, a, "media.baseline", func(tx Tx) (string, string, error) {
+	var before Media
+	vote := func(tx Tx) (string, string, error) {
 		m, err := tx.Media(ctx, id)
 		if err != nil {
 			return "", "", err
 		}
+		before = m
 		wasConfirmed = m.Baseline == BaselineConfirmed
 		if m.Category != hashset.CSAM {
 			return "", "", fmt.Errorf("%w: only category 1 items can be Baseline", ErrInvalid)
@@ -447,6 +456,19 @@ func (s *Service) VoteBaseline(ctx context.Context, a Actor, id MediaID) (Baseli
 		}
 		confirmed = m
 		return obj("media", int64(id)), fmt.Sprintf("votes=%d state=%s", len(votes), state), nil
+	}
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		object, detail, err := vote(tx)
+		if err != nil {
+			return err
+		}
+		if err := s.appendAudit(ctx, tx, a, "media.baseline", object, detail); err != nil {
+			return err
+		}
+		if state == BaselineConfirmed && !wasConfirmed {
+			return s.noteChanges(ctx, tx, []IndexChange{s.changeOf(id, &before)})
+		}
+		return nil
 	})
 	if err == nil && state == BaselineConfirmed && !wasConfirmed {
 		s.baseline.add(confirmed)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,11 @@ type Service struct {
 	// abandoned counts image decodings left running at the time limit;
 	// stuck, those of them still running.
 	abandoned, stuck atomic.Int64
+	// node names this process in the index changes it records; followed
+	// is the last change replayed (under followMu).
+	node     string
+	followMu sync.Mutex
+	followed int64
 }
 
 // NewService loads the match indexes from the store.
@@ -99,9 +105,16 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 	}
 	s := &Service{store: store, blobs: blobs, cfg: cfg, index: newMatchIndex(), baseline: newBaselineIndex(),
 		throttle: auth.NewThrottle(5, 15*time.Minute), hashers: make(chan *filehash.Hasher, runtime.GOMAXPROCS(0))}
+	// Changes recorded from now on are replayed: those made during the
+	// load may be in it already, which replaying allows.
+	var err error
+	s.node = newNodeID()
+	if s.followed, err = store.LastIndexChange(ctx); err != nil {
+		return nil, fmt.Errorf("load index: %w", err)
+	}
 	start := time.Now()
 	n := 0
-	err := store.EachMedia(ctx, func(m Media) error {
+	err = store.EachMedia(ctx, func(m Media) error {
 		s.index.add(m)
 		if m.Baseline == BaselineConfirmed {
 			s.baseline.add(m)

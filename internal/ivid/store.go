@@ -129,6 +129,19 @@ type Tx interface {
 	EachBaseline(ctx context.Context, fn func(Media) error) error
 	MediaByBaseline(ctx context.Context, state BaselineState, limit int) ([]Media, error)
 
+	// AddIndexChanges records changes of items' indexed state; inside a
+	// transaction, after its audit records, so that their order is the
+	// order of the commits (the audit head is locked until commit).
+	AddIndexChanges(ctx context.Context, cs []IndexChange) error
+	// IndexChangesSince returns up to limit changes after seq, in order.
+	IndexChangesSince(ctx context.Context, seq int64, limit int) ([]IndexChange, error)
+	// LastIndexChange returns the last change's seq, 0 if none.
+	LastIndexChange(ctx context.Context) (int64, error)
+	// PruneIndexChanges removes the changes recorded before t.
+	PruneIndexChanges(ctx context.Context, t time.Time) error
+	// MediaByIDs returns the items ids names that exist, by ID.
+	MediaByIDs(ctx context.Context, ids []MediaID) ([]Media, error)
+
 	// AuditHead returns the last record (nil if none) and, inside a
 	// transaction, locks the trail until commit.
 	AuditHead(ctx context.Context) (*audit.Record, error)

@@ -51,7 +51,10 @@ type Config struct {
 	DecodeLimit time.Duration
 	// Decoders is ivid.Config.Decoders.
 	Decoders *filehash.Decoders
-	Log      *slog.Logger
+	// FollowEvery is how often the indexes replay the changes that other
+	// servers over the same database made (ivid.Service.Follow); 0: never.
+	FollowEvery time.Duration
+	Log         *slog.Logger
 }
 
 // EnvMasterKey names the variable that may hold the master key.
@@ -233,6 +236,11 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready func(
 			errc <- hs.Serve(ln)
 		}
 	}()
+	if s.cfg.FollowEvery > 0 {
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.Svc.Follow(fctx, s.cfg.FollowEvery)
+	}
 	s.cfg.Log.Info("listening", "addr", ln.Addr().String(), "tls", s.cfg.TLSCert != "")
 	if ready != nil {
 		ready(ln.Addr().String())

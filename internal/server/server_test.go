@@ -3,12 +3,18 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/audit"
 	"github.com/ivid-project/ivid/internal/auth"
+	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
+	"github.com/ivid-project/ivid/internal/pdq"
+	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
 
 // TestSecondFactorSecretsSealed: a plain second-factor secret left by an
@@ -116,5 +122,62 @@ func TestThrottleSurvivesRestart(t *testing.T) {
 	}
 	if _, _, err := s.Svc.Login(ctx, "nobody", "whatever password", "", "192.0.2.1"); !errors.Is(err, ivid.ErrUnauthenticated) {
 		t.Fatalf("another client and account: %v, want ErrUnauthenticated", err)
+	}
+}
+
+// TestServersFollow: two servers over one PostgreSQL database, each with
+// its own data folder, as two nodes behind a load balancer. An item
+// contributed through one reaches the other's index by itself (FollowEvery).
+func TestServersFollow(t *testing.T) {
+	base := os.Getenv(storagetest.EnvPostgres)
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set under CI=true", storagetest.EnvPostgres)
+		}
+		t.Skip("two servers share a PostgreSQL database: set " + storagetest.EnvPostgres)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := storagetest.PostgresURL(t, base)
+	var nodes [2]*Server
+	for i := range nodes {
+		s, err := Open(ctx, Config{DataDir: t.TempDir(), DatabaseURL: url, AdminPassword: "a long enough admin password", TOTPOptional: true, FollowEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.ServeListener(ctx, ln, nil)
+		nodes[i] = s
+	}
+	var a ivid.Actor
+	err := nodes[0].DB.InTx(ctx, func(tx ivid.Tx) error {
+		a.Agency = ivid.Agency{Name: "France", Country: "FR", Kind: ivid.NationalUnit, Created: time.Now()}
+		if err := tx.CreateAgency(ctx, &a.Agency); err != nil {
+			return err
+		}
+		a.User = ivid.User{AgencyID: a.Agency.ID, Name: "camille", Roles: ivid.Roles{ivid.RoleSpecialist}, PasswordHash: "x", Created: time.Now()}
+		return tx.CreateUser(ctx, &a.User)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nodes[0].Svc.CreateCase(ctx, a, ivid.Case{Reference: "FR-NODES", Sharing: ivid.SharingAgency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := pdq.Hash{1, 2, 3, 4}
+	if err := nodes[0].Svc.ContributeHashes(ctx, a, c.ID, []hashset.Entry{{MD5: strings.Repeat("ab", 16), PDQ: &h}}, ivid.EntryKeys{}, func([]ivid.Comparison) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for nodes[1].Svc.IndexSize() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second server's index holds %d items 5 s after the first's contribution, want 1", nodes[1].Svc.IndexSize())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
@@ -327,4 +328,56 @@ func (s *queries) CountMedia(ctx context.Context) (map[hashset.Category]int64, e
 		return v, r.Scan(&v[0], &v[1])
 	}, func(v [2]int64) error { out[hashset.Category(v[0])] = v[1]; return nil })
 	return out, err
+}
+
+func (s *queries) MediaByIDs(ctx context.Context, ids []ivid.MediaID) ([]ivid.Media, error) {
+	var out []ivid.Media
+	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(ids))), inMax) {
+		in, args := inList(part)
+		rows, err := s.query(ctx, `SELECT `+mediaCols+` FROM media WHERE id IN `+in+` ORDER BY id`, args...)
+		ms, err := all(rows, err, scanMediaRows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// AddIndexChanges inserts changes 64 rows a statement.
+func (s *queries) AddIndexChanges(ctx context.Context, cs []ivid.IndexChange) error {
+	for rest := cs; len(rest) > 0; {
+		n := pow2Chunk(len(rest), 64)
+		args := make([]any, 0, 4*n)
+		for _, c := range rest[:n] {
+			args = append(args, c.Node, c.Media, c.Before, ts(c.Created))
+		}
+		if _, err := s.exec(ctx, `INSERT INTO index_changes (node, media_id, before, created) VALUES `+rowsOf(n, 4), args...); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+func (s *queries) IndexChangesSince(ctx context.Context, seq int64, limit int) ([]ivid.IndexChange, error) {
+	rows, err := s.query(ctx, `SELECT seq, node, media_id, before, created FROM index_changes WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	return all(rows, err, func(r *sql.Rows) (ivid.IndexChange, error) {
+		var c ivid.IndexChange
+		var created int64
+		err := r.Scan(&c.Seq, &c.Node, &c.Media, &c.Before, &created)
+		c.Created = fromTS(created)
+		return c, err
+	})
+}
+
+func (s *queries) LastIndexChange(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	err := s.row(ctx, `SELECT MAX(seq) FROM index_changes`).Scan(&seq)
+	return seq.Int64, err
+}
+
+func (s *queries) PruneIndexChanges(ctx context.Context, t time.Time) error {
+	_, err := s.exec(ctx, `DELETE FROM index_changes WHERE created < ?`, ts(t))
+	return err
 }
