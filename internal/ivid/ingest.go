@@ -731,15 +731,20 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 					return err
 				}
 			}
-			if l.repeated {
-				continue
-			}
-			l.sub.MediaID = l.m.ID
-			subs = append(subs, l.sub)
 			detail := fmt.Sprintf("case=%d new=%v", caseID, l.isNew)
 			if len(l.completed) > 0 {
 				detail += " completed=" + strings.Join(l.completed, ",")
 			}
+			if l.repeated {
+				// Submitted when the request was first sent; what it
+				// completes now (another list in between) is still a change.
+				if len(l.completed) > 0 {
+					recs = append(recs, auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail + " repeated=true"})
+				}
+				continue
+			}
+			l.sub.MediaID = l.m.ID
+			subs = append(subs, l.sub)
 			recs = append(recs, auditEntry{"media.contribute-hashes", obj("media", int64(l.m.ID)), detail})
 		}
 		if err := tx.AddSubmissions(ctx, subs); err != nil {
