@@ -104,13 +104,15 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 			}
 			before[c.Media] = append(before[c.Media], st)
 		}
+		s.replaying.Lock()
 		ms, err := s.store.MediaByIDs(ctx, ids)
-		if err != nil {
-			return n, err
-		}
 		for _, m := range ms {
 			s.replay(before[m.ID], m)
 			n++
+		}
+		s.replaying.Unlock()
+		if err != nil {
+			return n, err
 		}
 		s.followed = cs[len(cs)-1].Seq
 	}

@@ -258,6 +258,10 @@ func (s *Service) CommitUploads(ctx context.Context, a Actor, caseID CaseID, ite
 		}
 		p.repeated = true
 	}
+	// From the commits to the indexes' update, a replay of other servers'
+	// changes waits (see Service.replaying).
+	s.replaying.RLock()
+	defer s.replaying.RUnlock()
 	// commit records the items idx in one transaction, on a copy of their
 	// state, kept only if the transaction commits.
 	commit := func(idx []int) error {
@@ -707,6 +711,8 @@ func (s *Service) contributeHashGroup(ctx context.Context, a Actor, caseID CaseI
 		}
 		l.repeated = true
 	}
+	s.replaying.RLock()
+	defer s.replaying.RUnlock()
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		// New items first, in a few statements: the entries naming them
 		// again need their IDs.

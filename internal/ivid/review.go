@@ -111,6 +111,8 @@ func (s *Service) Categorise(ctx context.Context, a Actor, ids []MediaID, c hash
 		return fmt.Errorf("%w: category -1..4 and 1 to 10000 items", ErrInvalid)
 	}
 	var withdrawn []Media
+	s.replaying.RLock()
+	defer s.replaying.RUnlock()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		withdrawn = withdrawn[:0]
 		recs := make([]auditEntry, 0, len(ids))
@@ -457,6 +459,8 @@ func (s *Service) VoteBaseline(ctx context.Context, a Actor, id MediaID) (Baseli
 		confirmed = m
 		return obj("media", int64(id)), fmt.Sprintf("votes=%d state=%s", len(votes), state), nil
 	}
+	s.replaying.RLock()
+	defer s.replaying.RUnlock()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		object, detail, err := vote(tx)
 		if err != nil {

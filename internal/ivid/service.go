@@ -78,6 +78,12 @@ type Service struct {
 	node     string
 	followMu sync.Mutex
 	followed int64
+	// replaying is held by a local change that touches the indexes, for
+	// reading, from its commit to its indexes' update; by CatchUp, for
+	// writing, from reading the changed items to indexing them. A replay
+	// then never indexes an item as it was before a local change that
+	// the indexes already show.
+	replaying sync.RWMutex
 }
 
 // NewService loads the match indexes from the store.
