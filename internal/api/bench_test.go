@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/filehash"
 	"github.com/ivid-project/ivid/internal/hamming"
+	"github.com/ivid-project/ivid/internal/hashset"
 	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage/storagetest"
 )
@@ -143,6 +145,39 @@ func BenchmarkContributeHashes(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(ivid.HashGroup*b.N), "µs/entry")
+		})
+	}
+}
+
+// BenchmarkCatchUp replays on a second node, an operation, a group of
+// ivid.HashGroup new items with a PDQ hash each, contributed on the first
+// (not timed), on SQLite, and on PostgreSQL when IVID_TEST_POSTGRES is
+// set; 'ivid bench hashlist' prints the same for its list.
+func BenchmarkCatchUp(b *testing.B) {
+	for _, e := range storagetest.Engines(b) {
+		b.Run(e.Name, func(b *testing.B) {
+			ctx := context.Background()
+			db := e.Open(b)
+			f := newFixture(b, db, Options{})
+			other := newNode(b, db)
+			c := f.newCase("fr-specialist", "BENCH", ivid.SharingAgency)
+			fr := ivid.Actor{User: f.user["fr-specialist"], Agency: f.agency["FR"]}
+			r := rand.New(rand.NewPCG(1, 2))
+			for b.Loop() {
+				b.StopTimer()
+				es := make([]hashset.Entry, ivid.HashGroup)
+				for i, h := range hamming.Generate(hamming.Uniform, len(es), r.Uint64()) {
+					es[i] = hashset.Entry{MD5: fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()), PDQ: &h}
+				}
+				if err := f.svc.ContributeHashes(ctx, fr, c.ID, es, ivid.EntryKeys{}, func([]ivid.Comparison) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if n, err := other.CatchUp(ctx); err != nil || n != len(es) {
+					b.Fatalf("replayed %d items (%v), want %d", n, err, len(es))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(ivid.HashGroup*b.N), "µs/item")
 		})
 	}
 }

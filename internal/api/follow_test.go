@@ -25,7 +25,7 @@ import (
 // newNode starts another service over the fixture's database, as a second
 // server would: its indexes are loaded from the database, then follow the
 // other nodes' changes only through CatchUp.
-func newNode(t *testing.T, db *storage.DB) *ivid.Service {
+func newNode(t testing.TB, db *storage.DB) *ivid.Service {
 	t.Helper()
 	ctx := context.Background()
 	be, err := blob.OpenLocal(filepath.Join(t.TempDir(), "blobs"))
