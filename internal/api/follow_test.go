@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
@@ -112,6 +113,9 @@ func TestNodesFollow(t *testing.T) {
 		}
 		if n := catchUp(b); n != 2 {
 			t.Fatalf("B replayed %d items, want 2", n)
+		}
+		if n, lag := b.Replayed(); n != 2 || lag <= 0 || lag > time.Minute {
+			t.Fatalf("B's replay metrics: %d items, lag %v", n, lag)
 		}
 		if !near(b, p0, x) || !near(b, p1, y) {
 			t.Fatal("B does not link to X and Y after catching up")

@@ -84,7 +84,11 @@ func cmpStr(a, b string) int {
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Actor) error {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	replayed, lag := s.svc.Replayed()
 	s.metrics.write(w, map[string]float64{
+		// Items whose changes by other servers over the database this one
+		// replayed (ivid serve --follow).
+		"ivid_index_changes_replayed_total": float64(replayed),
 		// Their ratio is the items a sync serves: see groupItems.
 		"ivid_contribution_commits_total":         float64(s.commits.Load()),
 		"ivid_contribution_items_committed_total": float64(s.committed.Load()),
@@ -95,6 +99,8 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ ivid.Ac
 		"ivid_index_items":           float64(s.svc.IndexSize()),
 		"ivid_baseline_items":        float64(s.svc.BaselineSize()),
 		"ivid_image_decodings_stuck": float64(s.svc.DecodingsStuck()),
+		// From the commit of the last change replayed to its replay.
+		"ivid_index_replay_lag_seconds": lag.Seconds(),
 	})
 	return nil
 }

@@ -43,7 +43,8 @@ func TestMonitorAccount(t *testing.T) {
 
 		resp := f.do("scraper", "GET", "/metrics", nil, "")
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || !strings.Contains(string(body), "# TYPE ivid_index_items gauge\n") {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "# TYPE ivid_index_items gauge\n") ||
+			!strings.Contains(string(body), "ivid_index_changes_replayed_total 0\n") || !strings.Contains(string(body), "# TYPE ivid_index_replay_lag_seconds gauge\n") {
 			t.Fatalf("/metrics with the monitor's token: %d\n%s", resp.StatusCode, body)
 		}
 		for _, path := range []string{"/api/v1/stats", "/api/v1/series", "/api/v1/audit", "/api/v1/baseline"} {

@@ -114,7 +114,12 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		s.followed = cs[len(cs)-1].Seq
+		last := cs[len(cs)-1]
+		s.followed = last.Seq
+		s.replayed.Add(int64(len(ms)))
+		if len(ms) > 0 {
+			s.lag.Store(s.now().Sub(last.Created).Microseconds())
+		}
 	}
 }
 
@@ -130,6 +135,12 @@ func (s *Service) replay(olds []indexedState, m Media) {
 	}
 	s.index.set(m, hashes)
 	s.baseline.set(m, olds, hashes)
+}
+
+// Replayed returns how many items CatchUp replayed since the start, and
+// the time from the last replayed change's commit to its replay.
+func (s *Service) Replayed() (int64, time.Duration) {
+	return s.replayed.Load(), time.Duration(s.lag.Load()) * time.Microsecond
 }
 
 // Follow calls CatchUp every interval until ctx ends, and once an hour

@@ -84,6 +84,9 @@ type Service struct {
 	// then never indexes an item as it was before a local change that
 	// the indexes already show.
 	replaying sync.RWMutex
+	// replayed counts the items CatchUp replayed; lag is the time, in
+	// microseconds, from the last replayed change's commit to its replay.
+	replayed, lag atomic.Int64
 }
 
 // NewService loads the match indexes from the store.
