@@ -176,8 +176,21 @@ func TestNodesFollow(t *testing.T) {
 		if n := catchUp(a); n != 0 {
 			t.Fatalf("A caught up again: %d items", n)
 		}
+		// An unreadable change is logged and its item replayed as it is
+		// now; it does not stop the replays after it. A change older than
+		// a day is pruned when a node starts.
+		old := time.Now().Add(-25 * time.Hour)
+		if err := db.AddIndexChanges(ctx, []ivid.IndexChange{{Node: "elsewhere", Media: x, Before: "{unreadable", Created: time.Now()}, {Node: "elsewhere", Media: y, Created: old}}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := b.CatchUp(ctx); err != nil || n != 2 || matches(b, p0) || !matches(b, p2) {
+			t.Fatalf("B after an unreadable change: %d items, %v", n, err)
+		}
 		// A node started now agrees, and has nothing to catch up.
 		c := newNode(t, db)
+		if cs, err := db.IndexChangesSince(ctx, 0, 1<<20); err != nil || slices.ContainsFunc(cs, func(c ivid.IndexChange) bool { return c.Created.Before(old.Add(time.Hour)) }) {
+			t.Fatalf("a change older than a day was kept (%v)", err)
+		}
 		if catchUp(c) != 0 || matches(c, p0) || matches(c, p1) || !matches(c, p2) || c.BaselineSize() != 1 || c.IndexSize() != b.IndexSize() || a.IndexSize() != b.IndexSize() {
 			t.Fatalf("a new node: X %v, Y's list PDQ %v, content's %v, %d Baseline items, index %d (A %d, B %d)",
 				matches(c, p0), matches(c, p1), matches(c, p2), c.BaselineSize(), c.IndexSize(), a.IndexSize(), b.IndexSize())

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/ivid-project/ivid/internal/pdq"
@@ -96,7 +95,11 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 			var st indexedState
 			if c.Before != "" {
 				if err := json.Unmarshal([]byte(c.Before), &st); err != nil {
-					return n, fmt.Errorf("index change %d: %w", c.Seq, err)
+					// The item is still indexed as it is now; only what
+					// it was before may linger. Stopping here would stop
+					// every later replay.
+					s.cfg.Log.Warn("index change unreadable", "seq", c.Seq, "media", c.Media, "err", err)
+					st = indexedState{}
 				}
 			}
 			if _, ok := before[c.Media]; !ok {
@@ -143,9 +146,12 @@ func (s *Service) Replayed() (int64, time.Duration) {
 	return s.replayed.Load(), time.Duration(s.lag.Load()) * time.Microsecond
 }
 
+// changesKept is how long index changes are kept: a server stopped longer
+// than that reads everything again when it starts anyway.
+const changesKept = 24 * time.Hour
+
 // Follow calls CatchUp every interval until ctx ends, and once an hour
-// removes the changes older than a day (a node stopped longer than that
-// reads everything again when it starts).
+// removes the changes older than changesKept.
 func (s *Service) Follow(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -162,7 +168,7 @@ func (s *Service) Follow(ctx context.Context, every time.Duration) {
 			s.cfg.Log.Info("index changes replayed", "items", n)
 		}
 		if now := s.now(); now.Sub(pruned) > time.Hour {
-			if err := s.store.PruneIndexChanges(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			if err := s.store.PruneIndexChanges(ctx, now.Add(-changesKept)); err != nil && ctx.Err() == nil {
 				s.cfg.Log.Warn("pruning index changes", "err", err)
 			}
 			pruned = now

@@ -121,6 +121,10 @@ func NewService(ctx context.Context, store Store, blobs BlobStore, cfg Config) (
 	if s.followed, err = store.LastIndexChange(ctx); err != nil {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
+	// Servers that do not follow prune too, so the changes never pile up.
+	if err := store.PruneIndexChanges(ctx, cfg.Now().Add(-changesKept)); err != nil {
+		return nil, fmt.Errorf("prune index changes: %w", err)
+	}
 	start := time.Now()
 	n := 0
 	err = store.EachMedia(ctx, func(m Media) error {
