@@ -23,20 +23,18 @@ type IndexChange struct {
 	Created time.Time
 }
 
-// indexedState is what the indexes held for an item: a node replaying a
-// change removes it, then indexes the item as it is now.
+// indexedState is what the indexes may hold for an item, beyond its video
+// entries (removed by its ID): a node replaying a change removes it, then
+// indexes the item as it is now.
 type indexedState struct {
-	PDQ      string `json:"pdq,omitempty"` // in the match index
-	Video    bool   `json:"video,omitempty"`
-	Baseline bool   `json:"baseline,omitempty"` // confirmed: in the Baseline index
-	MD5      string `json:"md5,omitempty"`
-	SHA1     string `json:"sha1,omitempty"`
-	SHA256   string `json:"sha256,omitempty"`
+	PDQ    string `json:"pdq,omitempty"` // in the match and Baseline indexes
+	MD5    string `json:"md5,omitempty"` // the digests, in the Baseline index
+	SHA1   string `json:"sha1,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 func stateOf(m Media) indexedState {
-	st := indexedState{Video: len(m.VPDQ) > 0 || len(m.VPDQCropped) > 0, Baseline: m.Baseline == BaselineConfirmed,
-		MD5: m.MD5, SHA1: m.SHA1, SHA256: m.SHA256}
+	st := indexedState{MD5: m.MD5, SHA1: m.SHA1, SHA256: m.SHA256}
 	if m.PDQ != nil {
 		st.PDQ = m.PDQ.String()
 	}
