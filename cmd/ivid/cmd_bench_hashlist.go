@@ -13,9 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/hashset"
-	"github.com/ivid-project/ivid/internal/ivid"
 	"github.com/ivid-project/ivid/internal/storage"
 )
 
@@ -87,11 +85,7 @@ func runBenchHashList(ctx context.Context, o benchHashListOptions, out io.Writer
 	}
 	// Another node over the same database, started before the list: it
 	// replays the new items once the passes are done.
-	secrets, err := auth.NewSecretBox(bs.srv.Blobs.DeriveKey("second-factor secrets"))
-	if err != nil {
-		return err
-	}
-	other, err := ivid.NewService(ctx, bs.srv.DB, bs.srv.Blobs, ivid.Config{Secrets: secrets})
+	other, err := bs.srv.Peer(ctx)
 	if err != nil {
 		return err
 	}

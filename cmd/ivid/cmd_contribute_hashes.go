@@ -48,11 +48,13 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 		// The whole list is read and checked before anything is sent, so
 		// that a malformed one sends nothing; then read again and sent a
 		// part at a time, so that only a part is held in memory.
-		n, err := readList(path, func(hashset.Entry) error { return nil })
-		var key string
-		if err == nil {
-			key, err = listKey(path)
-		}
+		// The check also names the list to the server by its content:
+		// entries of a list sent again to the same case, whether a lost
+		// answer's request was repeated or the list was given twice, add
+		// no second submission.
+		sum := sha256.New()
+		n, err := readList(path, sum, func(hashset.Entry) error { return nil })
+		key := "list-sha256:" + hex.EncodeToString(sum.Sum(nil))
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "ivid: %s: %v\n", path, err)
@@ -77,7 +79,7 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 			return err
 		}
 		i := 0
-		_, err = readList(path, func(e hashset.Entry) error {
+		_, err = readList(path, nil, func(e hashset.Entry) error {
 			if i++; i <= from {
 				return nil
 			}
@@ -109,34 +111,29 @@ func runContributeHashes(ctx context.Context, o contributeOptions, lists []strin
 }
 
 // readList reads the hash list at path in full, strictly, and returns its
-// entries' number.
-func readList(path string, fn func(hashset.Entry) error) (int, error) {
-	h, rd, closer, err := hashset.Open(path, hashset.FormatAuto)
+// entries' number; every byte of the file goes to digest, if not nil.
+func readList(path string, digest io.Writer, fn func(hashset.Entry) error) (int, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
-	defer closer.Close()
-	if h.Kind == hashset.KnownGood {
+	defer f.Close()
+	var r io.Reader = f
+	if digest != nil {
+		r = io.TeeReader(f, digest)
+	}
+	h, rd, err := hashset.OpenReader(r, path, hashset.FormatAuto)
+	if errors.Is(err, hashset.ErrDatabaseSet) || (err == nil && h.Kind == hashset.KnownGood) {
 		return 0, fmt.Errorf("a known-good set (NSRL) is not contributed")
 	}
-	st, err := hashset.ReadAll(rd, true, fn)
-	return st.Read, err
-}
-
-// listKey names a list to the server by its content: entries of a list
-// sent again to the same case, whether a lost answer's request was
-// repeated or the list was given twice, add no second submission.
-func listKey(path string) (string, error) {
-	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	st, err := hashset.ReadAll(rd, true, fn)
+	if err == nil && digest != nil {
+		_, err = io.Copy(io.Discard, r) // what follows the last entry
 	}
-	return "list-sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return st.Read, err
 }
 
 // contributeListPart sends part, entry first of the list key names on,

@@ -138,17 +138,7 @@ func newFixtureWith(t testing.TB, db *storage.DB, opts Options, cfg ivid.Config)
 		t.Fatal(err)
 	}
 	disk := &flakyBackend{Local: be}
-	bs, err := blob.Open(ctx, disk, blob.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Secrets, err = auth.NewSecretBox(bs.DeriveKey("second-factor secrets")); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := ivid.NewService(ctx, flakyStore{db}, bs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := openService(t, flakyStore{db}, disk, cfg)
 	f := &fixture{t: t, db: db, svc: svc, agency: map[string]ivid.Agency{}, user: map[string]ivid.User{}, token: map[string]string{}, blobs: be, disk: disk}
 	if _, _, err := svc.Bootstrap(ctx, "root", "root-password-long-enough"); err != nil {
 		t.Fatal(err)
@@ -240,6 +230,25 @@ func (f *fixture) json(user, method, path string, in, out any) int {
 		f.t.Logf("%s %s as %s: %d %s", method, path, user, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return resp.StatusCode
+}
+
+// openService opens a service over store, with a blob store of its own
+// on backend, as a server does.
+func openService(t testing.TB, store ivid.Store, backend blob.Backend, cfg ivid.Config) *ivid.Service {
+	t.Helper()
+	ctx := context.Background()
+	bs, err := blob.Open(ctx, backend, blob.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Secrets, err = auth.NewSecretBox(bs.DeriveKey("second-factor secrets")); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ivid.NewService(ctx, store, bs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // upload contributes files (name -> content) to a case and returns the

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ivid-project/ivid/internal/auth"
 	"github.com/ivid-project/ivid/internal/blob"
 	"github.com/ivid-project/ivid/internal/demo"
 	"github.com/ivid-project/ivid/internal/hamming"
@@ -28,24 +27,11 @@ import (
 // other nodes' changes only through CatchUp.
 func newNode(t testing.TB, db *storage.DB) *ivid.Service {
 	t.Helper()
-	ctx := context.Background()
 	be, err := blob.OpenLocal(filepath.Join(t.TempDir(), "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := blob.Open(ctx, be, blob.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := ivid.Config{Dihedral: true}
-	if cfg.Secrets, err = auth.NewSecretBox(bs.DeriveKey("second-factor secrets")); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := ivid.NewService(ctx, db, bs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return openService(t, db, be, ivid.Config{Dihedral: true})
 }
 
 // TestNodesFollow: two servers over one database. What one does to an

@@ -297,8 +297,7 @@ func createFilePart(mw *multipart.Writer, path string, fi os.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", host, abs, fi.Size(), fi.ModTime().UnixNano()))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", hostname(), abs, fi.Size(), fi.ModTime().UnixNano()))
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(filepath.Base(path))+`"`)
 	h.Set("Content-Type", "application/octet-stream")
@@ -306,6 +305,12 @@ func createFilePart(mw *multipart.Writer, path string, fi os.FileInfo) error {
 	_, err = mw.CreatePart(h)
 	return err
 }
+
+// hostname is this machine's name, read once rather than for every file.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
 
 // quoteEscaper escapes a file name in a quoted header parameter, as
 // multipart.Writer.CreateFormFile does.

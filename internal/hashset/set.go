@@ -103,38 +103,60 @@ func Open(path string, format Format) (Header, Reader, io.Closer, error) {
 		head, _ := br.Peek(4096)
 		format = Detect(head)
 	}
-	h := Header{Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), Kind: Known, Source: string(format)}
-	var r Reader
-	switch format {
-	case FormatNative:
-		h, r, err = NewNativeReader(br, path)
-	case FormatVICS:
-		r = NewVICSReader(br, path)
-	case FormatICSE:
-		r = NewICSEReader(br, path)
-	case FormatCSV:
-		r = NewPlainReader(br, path)
-	case FormatPDQ:
-		r = NewPDQReader(br, path)
-	case FormatVPDQ:
-		r = NewVPDQReader(br, path)
-	case FormatNSRL:
+	if format == FormatNSRL {
 		f.Close()
-		var c io.Closer
-		r, c, err = OpenNSRL(path)
-		h.Kind = KnownGood
+		r, c, err := OpenNSRL(path)
 		if err != nil {
 			return Header{}, nil, nil, err
 		}
-		return h, r, c, nil
-	default:
-		err = fmt.Errorf("unknown hash set format %q", format)
+		return Header{Name: nameOf(path), Kind: KnownGood, Source: string(format)}, r, c, nil
 	}
+	h, r, err := OpenReader(br, path, format)
 	if err != nil {
 		f.Close()
 		return Header{}, nil, nil, err
 	}
 	return h, r, f, nil
+}
+
+// ErrDatabaseSet is OpenReader's answer to an NSRL set: an SQLite
+// database, which only Open reads, from its file.
+var ErrDatabaseSet = errors.New("an NSRL set is read from its file")
+
+// OpenReader is Open for a set read from r, named name (a path) in its
+// header and errors.
+func OpenReader(r io.Reader, name string, format Format) (Header, Reader, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	if format == FormatAuto || format == "" {
+		head, _ := br.Peek(4096)
+		format = Detect(head)
+	}
+	h := Header{Name: nameOf(name), Kind: Known, Source: string(format)}
+	var rd Reader
+	var err error
+	switch format {
+	case FormatNative:
+		h, rd, err = NewNativeReader(br, name)
+	case FormatVICS:
+		rd = NewVICSReader(br, name)
+	case FormatICSE:
+		rd = NewICSEReader(br, name)
+	case FormatCSV:
+		rd = NewPlainReader(br, name)
+	case FormatPDQ:
+		rd = NewPDQReader(br, name)
+	case FormatVPDQ:
+		rd = NewVPDQReader(br, name)
+	case FormatNSRL:
+		return Header{Name: h.Name, Kind: KnownGood, Source: h.Source}, nil, ErrDatabaseSet
+	default:
+		err = fmt.Errorf("unknown hash set format %q", format)
+	}
+	return h, rd, err
+}
+
+func nameOf(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 // NewWriter returns a writer of the format. The header is used by ivid's

@@ -105,6 +105,12 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 			}
 			before[c.Media] = append(before[c.Media], st)
 		}
+		if len(ids) == 0 { // only this server's own changes
+			s.followed = cs[len(cs)-1].Seq
+			continue
+		}
+		// Taken only when there is something to replay: while this
+		// waits, new local changes wait too.
 		s.replaying.Lock()
 		ms, err := s.store.MediaByIDs(ctx, ids)
 		for _, m := range ms {

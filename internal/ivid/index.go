@@ -52,15 +52,15 @@ func (x *matchIndex) insert(m Media) {
 // update replaces an item's hashes, old's, by m's: a hashes-only item's
 // by its content's.
 func (x *matchIndex) update(old, m Media) {
-	if old.PDQ != nil && old.Quality >= pdq.MinQuality {
-		x.pdq.Delete(uint64(old.ID), *old.PDQ)
+	x.set(m, pdqOf(old))
+}
+
+// pdqOf is m's PDQ hash, if it has one, as a list.
+func pdqOf(m Media) []pdq.Hash {
+	if m.PDQ == nil {
+		return nil
 	}
-	if len(old.VPDQ) > 0 || len(old.VPDQCropped) > 0 {
-		id := strconv.FormatInt(int64(old.ID), 10)
-		x.videos.Remove(id)
-		x.videos.Remove(id + croppedSuffix)
-	}
-	x.insert(m)
+	return []pdq.Hash{*m.PDQ}
 }
 
 // set makes the index hold m as it is now, whatever it held for it: the
@@ -133,12 +133,7 @@ func (b *baselineIndex) add(m Media) {
 
 // update replaces a confirmed item's hashes, old's, by m's.
 func (b *baselineIndex) update(old, m Media) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if old.PDQ != nil {
-		b.pdq.Delete(uint64(old.ID), *old.PDQ)
-	}
-	b.putLocked(m)
+	b.set(m, []indexedState{stateOf(old)}, pdqOf(old))
 }
 
 func (b *baselineIndex) putLocked(m Media) {

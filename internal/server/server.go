@@ -175,12 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	spool := filepath.Join(cfg.DataDir, "spool")
 	os.RemoveAll(spool) // uploads a crash interrupted; never acknowledged
-	secrets, err := auth.NewSecretBox(s.Blobs.DeriveKey("second-factor secrets"))
-	if err != nil {
-		return fail(err)
-	}
-	s.Svc, err = ivid.NewService(ctx, db, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets, DecodeLimit: cfg.DecodeLimit, Decoders: cfg.Decoders})
-	if err != nil {
+	if s.Svc, err = s.Peer(ctx); err != nil {
 		return fail(err)
 	}
 	created, pw, err := s.Svc.Bootstrap(ctx, cfg.AdminName, cfg.AdminPassword)
@@ -212,6 +207,19 @@ func (s *Server) Close() error {
 	}
 	s.unlock()
 	return err
+}
+
+// Peer opens a service over the server's database and blob store, with
+// its configuration: the server's own, or another, as a second server over
+// the same database holds one (its indexes follow the first's changes
+// through CatchUp).
+func (s *Server) Peer(ctx context.Context) (*ivid.Service, error) {
+	secrets, err := auth.NewSecretBox(s.Blobs.DeriveKey("second-factor secrets"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.cfg
+	return ivid.NewService(ctx, s.DB, s.Blobs, ivid.Config{TOTPOptional: cfg.TOTPOptional, Video: cfg.Video, Log: cfg.Log, Dihedral: true, Secrets: secrets, DecodeLimit: cfg.DecodeLimit, Decoders: cfg.Decoders})
 }
 
 // Serve listens on the configured address until ctx ends, then shuts down
