@@ -2,27 +2,37 @@
 // frames) answering "every entry within Hamming distance r" and k-nearest.
 //
 // It is a multi-index hash (Norouzi, Punjani and Fleet, 2012): the 256 bits
-// are cut into m chunks of about log2(n) bits; if two codes are within r,
-// some chunk is close (see rangeFunc for the exact bound), so reading the
-// buckets of each chunk's neighbourhood finds every candidate, and each
-// candidate is verified on the full code. Buckets are contiguous sorted
-// arrays, not maps: codes are stored in chunk 0's order, and every other
-// chunk has an array of positions with 2-byte offsets. Memory at 10 million
-// entries (11 chunks): 32 bytes a code, 4 an ID (8 if any exceeds 32 bits),
-// 4 per chunk after the first, about 2.1 per bucket: 965 MiB in all.
+// are cut into m chunks of about log2(n) bits; a code within r of the
+// query has some chunk within about r/m of the query's (see radii), so
+// reading the buckets of each chunk's neighbourhood finds every candidate,
+// and each candidate is verified on the full code.
 //
-// A query is bound by memory reads, not by computation: about 8,000 random
-// cache lines at radius 31 over 10 million codes. It is written so that
-// many are in flight at once: phases of independent reads, each requested
-// well ahead of its use (prefetch), and no branch on data that mispredicts
-// often.
+// Buckets live in group lines (groups.go): a 64-byte line holds the
+// entries of a few consecutive chunk values, so that a bucket costs one
+// cache miss. Each entry is a position and a 16-bit tag, the first bits of
+// the next chunk's value: a code is reported from the first chunk from
+// which its chunks, one and then two, are within their shares of r (the
+// pigeonring principle, Qin et al. 2019), and the tag tells the second
+// chunk's distance well enough to rule out nearly every other candidate
+// before its code is read. Memory at 10 million entries (11 chunks): 32
+// bytes a code, 4 an ID (8 if any exceeds 32 bits), and in each chunk a
+// line for about 5.5 entries: 1,809 MiB in all.
 //
-// Tried and measured, not kept (10 M uniform codes, radius 31): entries
-// carrying 96 more bits of their code, to rule out candidates without
-// reading the code, cut the codes read from 2,933 to 159 a query, but the
-// entries' phase, four times the bytes, took 120 µs more (70 -> 190 µs)
-// where the codes' phase saved 105 (123 -> 18), and the index took 2.1
-// GiB instead of 0.97.
+// A query at radius 31 over 10 million clustered codes reads 2,866
+// buckets and about 45 codes. It is written so that many reads are in
+// flight at once (each requested well ahead of its use, by prefetch), with
+// few calls in its loops (Go keeps no register across a call) and no
+// branch on data that mispredicts often (four tags are tested in one
+// 64-bit word).
+//
+// History, measured side by side (10 M clustered codes, radius 31, 2
+// cores). Until 2026-12-06 each chunk had a table of 2-byte bucket offsets
+// and an array of 4-byte positions (965 MiB): two misses a bucket and about
+// 1,800 codes read a query: 15,342 and 15,049 queries/s against 25,641
+// and 26,755 for group lines. Tried and not kept before that: entries
+// carrying 96 more bits of their code, or 8 bits of the next chunk in a
+// position's spare bits, each in a separate entries array, which cost more
+// in that array's reads than they saved in codes'.
 package hamming
 
 import (
@@ -178,8 +188,8 @@ func (x *Index) foldIfDueLocked() {
 
 // static is an immutable multi-index over a set of entries, but for its
 // deleted bits (set atomically, under the Index's writers' lock). Codes
-// are kept in the order of chunk 0's value, so chunk 0's buckets are
-// ranges of codes and need no entry array.
+// are kept in the order of chunk 0's value, so that codes alike are near
+// one another.
 type static struct {
 	perm    *permutation // nil: bits in their own order
 	codes   []pdq.Hash   // permuted
@@ -191,8 +201,7 @@ type static struct {
 
 type chunk struct {
 	start, width uint // bit range [start, start+width) of the 256
-	buckets      buckets
-	entries      []uint32 // positions by bucket; nil for chunk 0
+	groups       groups
 }
 
 // idList holds IDs in 4 bytes each while they all fit, 8 otherwise.
@@ -206,65 +215,6 @@ func (l *idList) at(pos uint32) uint64 {
 		return l.wide[pos]
 	}
 	return uint64(l.narrow[pos])
-}
-
-// buckets maps a chunk value v to its entries [off(v), off(v+1)) in about
-// 2 bytes a value rather than 4, and in one cache line: a line holds a
-// uint32 base for lineValues values and each one's uint16 offset from it.
-// A line whose entries do not fit 16 bits (thousands of near-identical
-// codes) keeps absolute offsets in wide, its base then holding
-// wideBlock|index.
-type buckets struct {
-	lines []bucketLine
-	wide  []uint32
-}
-
-// lineValues values fill a 64-byte line with their base.
-const lineValues = 30
-
-type bucketLine struct {
-	base uint32
-	rel  [lineValues]uint16
-}
-
-const wideBlock = 1 << 31
-
-func (b *buckets) off(v uint32) uint32 {
-	l := &b.lines[v/lineValues]
-	i := v % lineValues
-	if l.base&wideBlock != 0 {
-		return b.wide[(l.base&^wideBlock)*lineValues+i]
-	}
-	return l.base + uint32(l.rel[i])
-}
-
-// makeBuckets compresses counts (counts[v] = entries with value v, one more
-// slot than values) into offsets, and returns them with the start of each
-// value's range in next (reusing counts).
-func makeBuckets(st *static, counts []uint32) (buckets, []uint32) {
-	b := buckets{lines: makeTable[bucketLine](st, (len(counts)+lineValues-1)/lineValues)}
-	sum := uint32(0)
-	for i, c := range counts {
-		counts[i] = sum
-		sum += c
-	}
-	for blk := range b.lines {
-		l := &b.lines[blk]
-		lo := blk * lineValues
-		hi := min(lo+lineValues, len(counts))
-		first := counts[lo]
-		if counts[hi-1]-first > 0xffff {
-			l.base = wideBlock | uint32(len(b.wide)/lineValues)
-			b.wide = append(b.wide, counts[lo:hi]...)
-			b.wide = append(b.wide, make([]uint32, lineValues-(hi-lo))...)
-			continue
-		}
-		l.base = first
-		for v := lo; v < hi; v++ {
-			l.rel[v-lo] = uint16(counts[v] - first)
-		}
-	}
-	return b, counts
 }
 
 // New returns an empty index.
@@ -291,7 +241,7 @@ func (x *Index) Bytes() int64 {
 func (st *static) bytes() int64 {
 	n := len(st.codes)*int(unsafe.Sizeof(pdq.Hash{})) + 4*len(st.ids.narrow) + 8*len(st.ids.wide) + 8*len(st.deleted)
 	for _, c := range st.chunks {
-		n += len(c.buckets.lines)*int(unsafe.Sizeof(bucketLine{})) + 4*len(c.buckets.wide) + 4*len(c.entries)
+		n += c.groups.bytes()
 	}
 	return int64(n)
 }
@@ -482,11 +432,8 @@ func sortMatches(m []Match) {
 }
 
 // chunkWidth picks about log2(n) bits a chunk, at most 24: buckets then
-// hold about one entry each (fewer candidates to verify, each a cache miss),
-// while the offsets tables (2 bytes per bucket) stay below the entries' size
-// up to tens of millions of entries. Measured at 10 M uniform codes, r=31:
-// 22-bit chunks p50 0.73 ms and 2,689 queries/s on 2 cores; 24-bit chunks
-// p50 0.51 ms and 4,388 queries/s, for 280 MiB more.
+// hold about one entry each, so that candidates are few, while the probes
+// of a query (each chunk's neighbourhood) stay in the thousands.
 func chunkWidth(n int) uint {
 	return uint(min(24, max(8, bits.Len(uint(n)))))
 }
@@ -522,16 +469,19 @@ func buildWidth(entries []Entry, w uint, workers int) *static {
 		}
 		st.perm = newPermutation(sample, widths)
 	}
-	// Chunk 0: place the codes themselves in bucket order.
+	// The codes in chunk 0's order, by counting sort.
 	c0 := &st.chunks[0]
-	counts := make([]uint32, 1<<c0.width+1)
+	next := make([]uint32, 1<<c0.width)
 	wideIDs := false
 	for _, e := range entries {
-		counts[extract(st.perm.forward(e.Hash), c0.start, c0.width)]++
+		next[extract(st.perm.forward(e.Hash), c0.start, c0.width)]++
 		wideIDs = wideIDs || e.ID > math.MaxUint32
 	}
-	var next []uint32
-	c0.buckets, next = makeBuckets(st, counts)
+	sum := uint32(0)
+	for v, k := range next {
+		next[v] = sum
+		sum += k
+	}
 	st.codes = makeTable[pdq.Hash](st, n)
 	if wideIDs {
 		st.ids.wide = make([]uint64, n)
@@ -552,32 +502,15 @@ func buildWidth(entries []Entry, w uint, workers int) *static {
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, workers)
-	for i := 1; i < m; i++ {
+	for i := range m {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			st.chunks[i].fill(st)
+			st.chunks[i].fillGroups(st, &st.chunks[(i+1)%m])
 		})
 	}
 	wg.Wait()
 	return st
-}
-
-// fill builds the chunk's buckets by counting sort.
-func (c *chunk) fill(st *static) {
-	codes := st.codes
-	counts := make([]uint32, 1<<c.width+1)
-	for _, h := range codes {
-		counts[extract(h, c.start, c.width)]++
-	}
-	var next []uint32
-	c.buckets, next = makeBuckets(st, counts)
-	c.entries = makeTable[uint32](st, len(codes)+4)
-	for i, h := range codes {
-		v := extract(h, c.start, c.width)
-		c.entries[next[v]] = uint32(i)
-		next[v]++
-	}
 }
 
 // extract returns bits [start, start+width) of h, counting from the most
@@ -595,212 +528,63 @@ func (st *static) isDeleted(pos uint32) bool {
 	return atomic.LoadUint64(&st.deleted[pos/64])>>(pos%64)&1 == 1
 }
 
-// probeCost estimates the bucket reads of a multi-index query at radius r:
-// every chunk's neighbourhood of radius r/m.
+// radii sets the radius each chunk's neighbourhood is read at for a query
+// at r: r/m for the first r%m+1 chunks, one less for the others. A code
+// within r has some chunk within its radius, since the radii plus one sum
+// to r+1 (the refined pigeonhole of Norouzi et al.).
+func radii(radii []int, r int) {
+	m := len(radii)
+	for t := range radii {
+		radii[t] = r / m
+		if t > r%m {
+			radii[t]--
+		}
+	}
+}
+
+// probeCost estimates the bucket reads of a multi-index query at radius r.
 func (st *static) probeCost(r int) float64 {
-	q := r / len(st.chunks)
+	var rad [32]int
+	radii(rad[:len(st.chunks)], r)
 	total := 0.0
-	for _, c := range st.chunks {
+	for t, c := range st.chunks {
 		n := 1.0
-		for k := 1; k <= q; k++ {
-			n = n * float64(int(c.width)-k+1) / float64(k)
+		for k := 0; k <= rad[t]; k++ {
+			if k > 0 {
+				n = n * float64(int(c.width)-k+1) / float64(k)
+			}
 			total += n
 		}
-		total++
 	}
 	return total
 }
 
 // scratch holds one query's work lists.
 type scratch struct {
-	probes []probe
-	spans  []span
-	reads  []span  // spans whose entries are read
-	cands  []probe // chunk, position
-	sizes  []int   // entries per chunk and ring
-	saved  []int   // chooseRadii's knapsack
-	next   []int
-	choice []int8
-	hoods  []hood
+	keys  []uint32  // each probe's line and value in it (line<<3 | value)
+	addrs []uintptr // addresses to prefetch
+	cands []probe   // chunk, position
+	spans []span    // crowded buckets, read last
+	hoods []hood
 }
 
-// hood is a cached neighbourhood: the masks within distance q in width bits.
+// hood is a cached neighbourhood: the masks within distance q in width
+// bits, by distance (ring); ends[k] is the end of ring k's.
 type hood struct {
 	width uint
 	q     int
 	masks []uint32
+	ends  []int
 }
 
 // probe is a bucket to read: chunk t, value v.
 type probe struct{ t, v uint32 }
 
-// span is a probed bucket's range of entries and its distance from the
-// query's chunk value.
-type span struct{ t, ring, lo, hi uint32 }
-
-// rangeFunc answers in phases (bucket values, their offsets, their
-// positions, the codes), each a loop of independent reads: the processor
-// then overlaps their cache misses instead of waiting on each in turn.
-//
-// Which buckets to read is chosen per query. Codes within r of the query
-// have, for any radii rho_i with sum(rho_i+1) > r, some chunk i within
-// rho_i (otherwise the distance would be at least that sum). Every chunk's
-// neighbourhood of radius r/m is located first, which is cheap (offsets
-// only); then the radii that satisfy the bound with the fewest entries to
-// verify are picked. Correlated bits make some buckets crowded, and this
-// steers around them (measured on correlated codes: half the candidates).
-func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
-	if len(st.codes) == 0 || r < 0 {
-		return
-	}
-	h = st.perm.forward(h)
-	// Past a few bucket reads per entry, a linear scan is cheaper.
-	if r >= pdq.Size || st.probeCost(r)*8 > float64(len(st.codes)) {
-		for i, c := range st.codes {
-			if d := pdq.Distance(c, h); d <= r && !st.isDeleted(uint32(i)) {
-				fn(Match{ID: st.ids.at(uint32(i)), Hash: st.perm.back(c), Distance: d})
-			}
-		}
-		return
-	}
-	m := len(st.chunks)
-	q := r / m
-	var qv [32]uint32
-	s.probes = s.probes[:0]
-	for t, c := range st.chunks {
-		qv[t] = extract(h, c.start, c.width)
-		for _, mask := range s.neighbourhood(c.width, q) {
-			s.probes = append(s.probes, probe{uint32(t), qv[t] ^ mask})
-		}
-	}
-	s.spans = slices.Grow(s.spans[:0], len(s.probes))[:len(s.probes)]
-	for i := range min(ahead, len(s.probes)) {
-		st.prefetchBucket(s.probes[i])
-	}
-	rings := q + 1
-	s.sizes = slices.Grow(s.sizes[:0], m*rings)[:m*rings]
-	clear(s.sizes)
-	for i, p := range s.probes {
-		if i+ahead < len(s.probes) {
-			st.prefetchBucket(s.probes[i+ahead])
-		}
-		b := &st.chunks[p.t].buckets
-		ring := uint32(bits.OnesCount32(p.v ^ qv[p.t]))
-		lo, hi := b.off(p.v), b.off(p.v+1)
-		s.spans[i] = span{p.t, ring, lo, hi}
-		s.sizes[int(p.t)*rings+int(ring)] += int(hi - lo)
-	}
-	var radii [32]int
-	s.chooseRadii(radii[:m], q, r)
-	// Most buckets hold zero, one or two entries, so branching on their
-	// sizes would mispredict about every other time: the buckets to read
-	// are listed without a branch, then up to four entries copied
-	// unconditionally (the entry tables have four spare slots) and the
-	// count advanced by the real number.
-	s.reads = slices.Grow(s.reads[:0], len(s.spans))[:len(s.spans)]
-	nr := 0
-	for _, sp := range s.spans {
-		s.reads[nr] = sp
-		k := sp.hi - sp.lo
-		nonEmpty := (k | -k) >> 31                        // 1 if k > 0
-		outside := uint32(radii[sp.t]-int(sp.ring)) >> 31 // 1 if ring > radius
-		nr += int(nonEmpty & (outside ^ 1))
-	}
-	s.reads = s.reads[:nr]
-	for i := range min(ahead, nr) {
-		st.prefetchEntries(s.reads[i])
-	}
-	s.cands = slices.Grow(s.cands[:0], 4)
-	n := 0
-	for i, sp := range s.reads {
-		if i+ahead < nr {
-			st.prefetchEntries(s.reads[i+ahead])
-		}
-		k := int(sp.hi - sp.lo)
-		if n+max(k, 4) > cap(s.cands) {
-			s.cands = slices.Grow(s.cands[:n], max(k, 4))
-		}
-		dst := s.cands[n:cap(s.cands)]
-		switch {
-		case sp.t == 0:
-			for j := range k {
-				dst[j] = probe{0, sp.lo + uint32(j)}
-			}
-		case k <= 4:
-			e := st.chunks[sp.t].entries[sp.lo : sp.lo+4]
-			dst[0], dst[1], dst[2], dst[3] = probe{sp.t, e[0]}, probe{sp.t, e[1]}, probe{sp.t, e[2]}, probe{sp.t, e[3]}
-		default:
-			for j, pos := range st.chunks[sp.t].entries[sp.lo:sp.hi] {
-				dst[j] = probe{sp.t, pos}
-			}
-		}
-		n += k
-	}
-	s.cands = s.cands[:n]
-	for i := range min(ahead, len(s.cands)) {
-		prefetch(unsafe.Pointer(&st.codes[s.cands[i].v]))
-	}
-	for i, c := range s.cands {
-		if i+ahead < len(s.cands) {
-			prefetch(unsafe.Pointer(&st.codes[s.cands[i+ahead].v]))
-		}
-		code := &st.codes[c.v]
-		d := pdq.Distance(*code, h)
-		if d > r || st.isDeleted(c.v) || st.foundEarlier(code, &qv, radii[:m], int(c.t)) {
-			continue
-		}
-		fn(Match{ID: st.ids.at(c.v), Hash: st.perm.back(*code), Distance: d})
-	}
-}
-
-// chooseRadii sets radii[t] in -1..q (-1: chunk not read) so that
-// sum(radii[t]+1) > r with the fewest entries to verify, from s.sizes
-// (entries per chunk and ring). Starting from every radius at q, the sum
-// exceeds r by slack; the choice is which rings to give up within that
-// slack, a knapsack over the chunks small enough to solve exactly (slack is
-// 1 for radius 31 over 11 chunks).
-func (s *scratch) chooseRadii(radii []int, q, r int) {
-	m := len(radii)
-	rings := q + 1
-	slack := m*rings - (r + 1)
-	// best[j]: most entries saved over the chunks so far, giving up j rings.
-	s.saved = slices.Grow(s.saved[:0], slack+1)[:slack+1]
-	s.next = slices.Grow(s.next[:0], slack+1)[:slack+1]
-	s.choice = slices.Grow(s.choice[:0], m*(slack+1))[:m*(slack+1)]
-	best, next := s.saved, s.next
-	clear(best)
-	for t := range m {
-		sizes := s.sizes[t*rings : (t+1)*rings]
-		for j := range next {
-			next[j], s.choice[t*(slack+1)+j] = best[j], 0
-			saved := 0
-			for k := 1; k <= min(j, rings); k++ {
-				saved += sizes[rings-k]
-				if v := best[j-k] + saved; v > next[j] {
-					next[j], s.choice[t*(slack+1)+j] = v, int8(k)
-				}
-			}
-		}
-		best, next = next, best
-	}
-	j := slack
-	for t := m - 1; t >= 0; t-- {
-		k := int(s.choice[t*(slack+1)+j])
-		radii[t] = q - k
-		j -= k
-	}
-}
-
-// foundEarlier reports whether a chunk table before t also reaches code, so
-// that each match is reported once without a per-query set.
-func (st *static) foundEarlier(code *pdq.Hash, qv *[32]uint32, radii []int, t int) bool {
-	for u := range t {
-		c := &st.chunks[u]
-		if bits.OnesCount32(extract(*code, c.start, c.width)^qv[u]) <= radii[u] {
-			return true
-		}
-	}
-	return false
+// span is a crowded bucket: more entries than one tag word holds, or in
+// the overflow arrays.
+type span struct {
+	t, ring uint32
+	key     uint32 // line<<3 | value
 }
 
 // exact calls fn with the position of every code equal to h.
@@ -809,9 +593,9 @@ func (st *static) exact(h pdq.Hash, fn func(pos uint32)) {
 		return
 	}
 	h = st.perm.forward(h)
-	c := &st.chunks[0]
-	v := extract(h, c.start, c.width)
-	for pos := c.buckets.off(v); pos < c.buckets.off(v+1); pos++ {
+	g := &st.chunks[0].groups
+	l, i := g.line(extract(h, st.chunks[0].start, st.chunks[0].width))
+	for _, pos := range g.bucket(&g.lines[l], i) {
 		if st.codes[pos] == h {
 			fn(pos)
 		}
@@ -820,18 +604,29 @@ func (st *static) exact(h pdq.Hash, fn func(pos uint32)) {
 
 // neighbourhood returns the masks of every value within Hamming distance q
 // of 0 in width bits, computed once per scratch.
-func (s *scratch) neighbourhood(width uint, q int) []uint32 {
+func (s *scratch) neighbourhood(width uint, q int) ([]uint32, []int) {
 	for _, h := range s.hoods {
 		if h.width == width && h.q == q {
-			return h.masks
+			return h.masks, h.ends
 		}
 	}
 	var masks []uint32
+	var ends []int
 	if q >= 0 {
 		masks = appendFlips([]uint32{0}, 0, 0, width, q)
+		slices.SortStableFunc(masks, func(a, b uint32) int { return bits.OnesCount32(a) - bits.OnesCount32(b) })
+		for k := range q + 1 {
+			ends = append(ends, len(masks))
+			for i, v := range masks {
+				if bits.OnesCount32(v) > k {
+					ends[k] = i
+					break
+				}
+			}
+		}
 	}
-	s.hoods = append(s.hoods, hood{width, q, masks})
-	return masks
+	s.hoods = append(s.hoods, hood{width, q, masks, ends})
+	return masks, ends
 }
 
 func appendFlips(dst []uint32, v uint32, from, width uint, left int) []uint32 {
@@ -849,15 +644,3 @@ func appendFlips(dst []uint32, v uint32, from, width uint, left int) []uint32 {
 // ahead is how many reads a query phase requests before it needs them
 // (measured at 10 M uniform codes: 8: p50 177 µs, 24: 139, 48: 124, 96: 126).
 const ahead = 48
-
-// prefetchEntries asks for the first entries of span sp.
-func (st *static) prefetchEntries(sp span) {
-	if sp.t != 0 {
-		prefetch(unsafe.Pointer(&st.chunks[sp.t].entries[sp.lo]))
-	}
-}
-
-// prefetchBucket asks for the offsets of probe p's bucket.
-func (st *static) prefetchBucket(p probe) {
-	prefetch(unsafe.Pointer(&st.chunks[p.t].buckets.lines[p.v/lineValues]))
-}

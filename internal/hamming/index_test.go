@@ -63,10 +63,10 @@ func TestRangeEqualsBruteForce(t *testing.T) {
 	}
 }
 
-// TestCrowdedBucketsAndWideIDs: 70,000 copies of one code overflow the
-// 2-byte bucket offsets (a block then keeps 4-byte ones), and IDs above 32
-// bits (video<<32|frame) switch the ID list to 8 bytes; answers still equal
-// brute force, and deleting one copy removes exactly that one.
+// TestCrowdedBucketsAndWideIDs: 70,000 copies of one code overflow their
+// group lines (their entries then live in the overflow arrays), and IDs
+// above 32 bits (video<<32|frame) switch the ID list to 8 bytes; answers
+// still equal brute force, and deleting one copy removes exactly that one.
 func TestCrowdedBucketsAndWideIDs(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	same := randomHash(r)
@@ -78,8 +78,10 @@ func TestCrowdedBucketsAndWideIDs(t *testing.T) {
 		entries = append(entries, Entry{ID: 1<<40 + uint64(i), Hash: c})
 	}
 	x := Build(entries)
-	if len(x.cur.Load().st.chunks[0].buckets.wide) == 0 {
-		t.Fatal("no block took the 4-byte path")
+	for i, c := range x.cur.Load().st.chunks {
+		if len(c.groups.overPos) < 70000 {
+			t.Fatalf("chunk %d: %d entries overflowed, want the 70,000 copies at least", i, len(c.groups.overPos))
+		}
 	}
 	if x.cur.Load().st.ids.wide == nil {
 		t.Fatal("IDs above 32 bits kept in 4 bytes")
@@ -396,51 +398,49 @@ func TestMappedTablesReleased(t *testing.T) {
 	}
 }
 
-// TestChooseRadii checks the knapsack against every choice of radii: for
-// random entry counts per chunk and ring, the radii it picks satisfy the
-// bound and verify no more entries than the best choice.
-func TestChooseRadii(t *testing.T) {
+// TestPairBounds checks the rule that finds each match once: for random
+// radii meeting the bound (sum of radius+1 over r) and random chunk
+// distances summing to r or less, some chunk u has d[u] <= radii[u] and
+// d[u]+d[u+1] <= t2[u] (cyclically), as the cycle lemma promises.
+func TestPairBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for trial := range 500 {
-		m := 1 + r.IntN(6)
+	for trial := range 20000 {
+		m := 2 + r.IntN(12)
 		rad := r.IntN(4 * m)
 		q := rad / m
-		rings := q + 1
-		s := &scratch{sizes: make([]int, m*rings)}
-		for i := range s.sizes {
-			s.sizes[i] = r.IntN(50)
-		}
-		cost := func(radii []int) (int, bool) {
-			sum, n := 0, 0
-			for t, rho := range radii {
-				sum += rho + 1
-				for k := 0; k <= rho; k++ {
-					n += s.sizes[t*rings+k]
-				}
-			}
-			return n, sum > rad
-		}
-		best := -1
 		radii := make([]int, m)
-		var walk func(t int)
-		walk = func(t int) {
-			if t == m {
-				if n, ok := cost(radii); ok && (best < 0 || n < best) {
-					best = n
-				}
-				return
+		for i := range radii {
+			radii[i] = q
+		}
+		// Give up rings while the bound still holds.
+		for sum := m * (q + 1); sum-1 > rad && r.IntN(2) == 0; sum-- {
+			radii[r.IntN(m)]--
+		}
+		t2 := make([]int, m)
+		pairBounds(t2, radii, rad)
+		d := make([]int, m)
+		left := rad - r.IntN(3)
+		for i := range d {
+			d[i] = r.IntN(max(1, 2*rad/m+2))
+		}
+		for sum := 0; ; sum = 0 {
+			for _, x := range d {
+				sum += x
 			}
-			for rho := -1; rho <= q; rho++ {
-				radii[t] = rho
-				walk(t + 1)
+			if sum <= left || sum == 0 {
+				break
+			}
+			i := r.IntN(m)
+			d[i] = max(0, d[i]-1)
+		}
+		found := false
+		for u := range m {
+			if d[u] <= radii[u] && d[u]+d[(u+1)%m] <= t2[u] {
+				found = true
 			}
 		}
-		walk(0)
-		got := make([]int, m)
-		s.chooseRadii(got, q, rad)
-		n, ok := cost(got)
-		if !ok || n != best {
-			t.Fatalf("trial %d: m=%d r=%d sizes %v: radii %v verify %d (bound kept: %v), best %d", trial, m, rad, s.sizes, got, n, ok, best)
+		if !found {
+			t.Fatalf("trial %d: r=%d radii %v t2 %v: no chunk starts distances %v", trial, rad, radii, t2, d)
 		}
 	}
 }
@@ -473,21 +473,23 @@ func FuzzLoad(f *testing.F) {
 }
 
 // TestBytes checks the tables' size against what the package comment
-// promises an entry costs: 32 bytes of code, 4 of ID, 4 per chunk after
-// the first, and about 2.1 per bucket.
+// promises an entry costs: 32 bytes of code, 4 of ID, and in each chunk a
+// 64-byte line for every groupMean entries or so.
 func TestBytes(t *testing.T) {
 	const n = 100_000
 	x := Build(entriesOf(Generate(Uniform, n, 3)))
 	st := x.cur.Load().st
 	m := len(st.chunks)
-	buckets := 0
+	low := int64(n * (32 + 4))
 	for _, c := range st.chunks {
-		buckets += 1 << c.width
+		low += int64((1<<c.width+int(c.groups.per)-1)/int(c.groups.per)) * 64
 	}
-	low := int64(n*(32+4+4*(m-1)) + 2*buckets)
 	got := x.Bytes()
 	if got < low || got > low+low/8 {
 		t.Errorf("Bytes() = %d; want about %d (%d chunks)", got, low, m)
+	}
+	if perEntry := float64(low-n*36) / n / float64(m); perEntry < 64/groupMean/1.5 || perEntry > 64/groupMean*1.5 {
+		t.Errorf("%.1f bytes an entry in each chunk; want about 64/%.1f", perEntry, groupMean)
 	}
 	x.Insert(Entry{ID: 1, Hash: randomHash(rand.New(rand.NewPCG(1, 2)))})
 	if after := x.Bytes(); after != got+40 {
@@ -660,4 +662,45 @@ func TestInsertWaitsPastMaxLatest(t *testing.T) {
 			t.Errorf("entry %d: got %v", k, got)
 		}
 	}
+}
+
+// TestTagsRuleOutCandidates checks that the tags do their job: of the
+// entries in the buckets a query reads, only a few percent have their code
+// read, and every match is still found (TestRangeEqualsBruteForce).
+func TestTagsRuleOutCandidates(t *testing.T) {
+	codes := Generate(Clustered, 300_000, 5)
+	x := Build(entriesOf(codes))
+	st := x.cur.Load().st
+	r := rand.New(rand.NewPCG(5, 5))
+	s := new(scratch)
+	entries, cands := 0, 0
+	for range 200 {
+		h := FlipBits(codes[r.IntN(len(codes))], r.IntN(32), r)
+		st.rangeFunc(h, 31, s, func(Match) {})
+		t0 := 0
+		for p, k := range s.keys {
+			for t0+1 < len(st.chunks) && p >= probesBefore(st, s, t0+1, 31) {
+				t0++
+			}
+			g := &st.chunks[t0].groups
+			entries += len(g.bucket(&g.lines[k>>3], k&7))
+		}
+		cands += len(s.cands)
+	}
+	if entries == 0 || cands*20 > entries {
+		t.Errorf("%d codes read of %d entries in the buckets read; want under 5 %%", cands, entries)
+	}
+	t.Logf("%d codes read of %d entries (%.1f %%)", cands, entries, 100*float64(cands)/float64(entries))
+}
+
+// probesBefore is the number of probes of the chunks before t.
+func probesBefore(st *static, s *scratch, t, r int) int {
+	var rad [32]int
+	radii(rad[:len(st.chunks)], r)
+	n := 0
+	for u := range t {
+		masks, _ := s.neighbourhood(st.chunks[u].width, rad[u])
+		n += len(masks)
+	}
+	return n
 }

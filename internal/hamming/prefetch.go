@@ -12,3 +12,10 @@ import "unsafe"
 //
 //go:noescape
 func prefetch(p unsafe.Pointer)
+
+// prefetchAll prefetches every address, in one call: a call clobbers the
+// caller's registers, so one per address would cost more than the
+// prefetch saves.
+//
+//go:noescape
+func prefetchAll(addrs []uintptr)

@@ -6,3 +6,5 @@ import "unsafe"
 
 // prefetch does nothing where ivid has no prefetch instruction for it.
 func prefetch(unsafe.Pointer) {}
+
+func prefetchAll([]uintptr) {}
