@@ -10,7 +10,7 @@ import (
 // size bytes, allocated as the index's tables are: one read at a time,
 // each waiting for the last (the memory's latency), and chains reads
 // at once (about what a query's prefetching keeps in flight). A query at
-// radius 31 over 10 million codes makes about 6,650 such reads, so the
+// radius 31 over 10 million codes makes about 2,900 such reads, so the
 // second figure bounds its time, and explains why one machine answers
 // several times faster than another with the same processor: in a virtual
 // machine a random read's cost also grows with the table's size, as the
