@@ -170,11 +170,12 @@ func (st *static) starts(code *pdq.Hash, qv *[32]uint32, radii, t2 []int, u int)
 
 // rangeFunc calls fn for every code within r of h. Codes within r have
 // some chunk within its radius (see radii), so every chunk's buckets
-// within its radius of the query's value are read: each probe's line is requested well ahead (prefetch), so that
-// many memory reads are in flight, and when it comes its bucket's tags are
-// tested four at a time in one word, so that only the rare candidate takes
-// a branch. Calls are few in the loop: Go keeps no register across a call.
-// Candidates' codes are then read, again requested ahead, and verified.
+// within its radius of the query's value are read. Each probe's line is
+// requested well ahead (prefetch), so that many memory reads are in
+// flight; when it comes, its bucket's tags are tested four at a time in
+// one word, so that only the rare candidate takes a branch. Calls are few
+// in the loop: Go keeps no register across a call. Candidates' codes are
+// then read, again requested ahead, and verified.
 func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	if len(st.codes) == 0 || r < 0 {
 		return
@@ -248,7 +249,7 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 				pass := ^(laneCounts(four^uint64(qtag)*lanes) + over) & topBits & (1<<(16*(hi-lo)) - 1)
 				for pass != 0 {
 					j := uint32(bits.TrailingZeros64(pass)) / 16
-					s.cands = append(s.cands, probe{uint32(t), gl.pos[lo+j]})
+					s.cands = append(s.cands, cand{uint32(t), gl.pos[lo+j]})
 					pass &= pass - 1
 				}
 			}
@@ -272,16 +273,16 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	s.addrs = slices.Grow(s.addrs[:0], nc)[:nc]
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(st.codes)))
 	for j, c := range s.cands {
-		s.addrs[j] = base + uintptr(c.v)*unsafe.Sizeof(pdq.Hash{})
+		s.addrs[j] = base + uintptr(c.pos)*unsafe.Sizeof(pdq.Hash{})
 	}
 	prefetchAll(s.addrs)
 	for _, c := range s.cands {
-		code := &st.codes[c.v]
+		code := &st.codes[c.pos]
 		d := pdq.Distance(*code, h)
-		if d > r || st.isDeleted(c.v) || st.firstStart(code, &qv, rad[:m], t2[:m]) != int(c.t) {
+		if d > r || st.isDeleted(c.pos) || st.firstStart(code, &qv, rad[:m], t2[:m]) != int(c.t) {
 			continue
 		}
-		fn(Match{ID: st.ids.at(c.v), Hash: st.perm.back(*code), Distance: d})
+		fn(Match{ID: st.ids.at(c.pos), Hash: st.perm.back(*code), Distance: d})
 	}
 }
 
@@ -310,7 +311,7 @@ func (g *groups) bucket(gl *groupLine, i uint32) []uint32 {
 
 // appendCands appends the entries of value i of line gl whose tags pass
 // bound, testing four tags a word as rangeFunc does.
-func (g *groups) appendCands(cands []probe, gl *groupLine, i, t, qtag uint32, bound int) []probe {
+func (g *groups) appendCands(cands []cand, gl *groupLine, i, t, qtag uint32, bound int) []cand {
 	pos := g.bucket(gl, i)
 	var tags unsafe.Pointer
 	if gl.ends == overflowed {
@@ -324,7 +325,7 @@ func (g *groups) appendCands(cands []probe, gl *groupLine, i, t, qtag uint32, bo
 		four := *(*uint64)(unsafe.Add(tags, 2*j))
 		pass := ^(laneCounts(four^uint64(qtag)*lanes) + over) & topBits & (1<<(16*min(4, len(pos)-j)) - 1)
 		for pass != 0 {
-			cands = append(cands, probe{t, pos[j+bits.TrailingZeros64(pass)/16]})
+			cands = append(cands, cand{t, pos[j+bits.TrailingZeros64(pass)/16]})
 			pass &= pass - 1
 		}
 	}

@@ -532,12 +532,12 @@ func (st *static) isDeleted(pos uint32) bool {
 // at r: r/m for the first r%m+1 chunks, one less for the others. A code
 // within r has some chunk within its radius, since the radii plus one sum
 // to r+1 (the refined pigeonhole of Norouzi et al.).
-func radii(radii []int, r int) {
-	m := len(radii)
-	for t := range radii {
-		radii[t] = r / m
+func radii(rad []int, r int) {
+	m := len(rad)
+	for t := range rad {
+		rad[t] = r / m
 		if t > r%m {
-			radii[t]--
+			rad[t]--
 		}
 	}
 }
@@ -563,7 +563,7 @@ func (st *static) probeCost(r int) float64 {
 type scratch struct {
 	keys  []uint32  // each probe's line and value in it (line<<3 | value)
 	addrs []uintptr // addresses to prefetch
-	cands []probe   // chunk, position
+	cands []cand    // candidates, read last
 	spans []span    // crowded buckets, read last
 	hoods []hood
 }
@@ -577,8 +577,8 @@ type hood struct {
 	ends  []int
 }
 
-// probe is a bucket to read: chunk t, value v.
-type probe struct{ t, v uint32 }
+// cand is a candidate: its code's position, found in chunk t.
+type cand struct{ t, pos uint32 }
 
 // span is a crowded bucket: more entries than one tag word holds, or in
 // the overflow arrays.
@@ -641,6 +641,7 @@ func appendFlips(dst []uint32, v uint32, from, width uint, left int) []uint32 {
 	return dst
 }
 
-// ahead is how many reads a query phase requests before it needs them
-// (measured at 10 M uniform codes: 8: p50 177 µs, 24: 139, 48: 124, 96: 126).
+// ahead is how many reads a query requests before it needs them (measured
+// with the former layout at 10 M uniform codes: 8: p50 177 µs, 24: 139, 48:
+// 124, 96: 126; kept for group lines, whose batches are of 16).
 const ahead = 48
