@@ -704,3 +704,50 @@ func probesBefore(st *static, s *scratch, t, r int) int {
 	}
 	return n
 }
+
+// TestBucketSizes puts families of 1 to 14 codes that share their first
+// 96 bits among random ones, so that buckets of every size are read: up to
+// four tags in one word, five to ten in a line, and more in the overflow
+// arrays. Answers must equal brute force.
+func TestBucketSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	entries := entriesOf(Generate(Uniform, 60_000, 11))
+	var roots []pdq.Hash
+	for k := 1; k <= 14; k++ {
+		root := randomHash(r)
+		roots = append(roots, root)
+		for range k {
+			h := root
+			for _, b := range r.Perm(160)[:r.IntN(8)] {
+				h[(96+b)/64] ^= 1 << (63 - (96+b)%64)
+			}
+			entries = append(entries, Entry{ID: uint64(len(entries)), Hash: h})
+		}
+	}
+	x := Build(entries)
+	// The permutation moves bits between chunks, so which chunks share
+	// values is checked rather than assumed: some bucket must hold more
+	// than four entries, in a line or overflowed.
+	crowded := false
+	for _, c := range x.cur.Load().st.chunks {
+		g := &c.groups
+		for l := range g.lines {
+			for i := range g.per {
+				crowded = crowded || len(g.bucket(&g.lines[l], i)) > 4
+			}
+		}
+	}
+	if !crowded {
+		t.Fatal("no bucket holds more than four entries")
+	}
+	for _, root := range roots {
+		for _, flips := range []int{0, 5, 12, 20, 30} {
+			q := FlipBits(root, flips, r)
+			for _, rad := range []int{8, 16, 31} {
+				if got, want := x.Range(q, rad), bruteRange(entries, q, rad); !slices.Equal(got, want) {
+					t.Fatalf("flips %d r=%d: got %d matches, want %d", flips, rad, len(got), len(want))
+				}
+			}
+		}
+	}
+}
