@@ -116,9 +116,10 @@ func (c *chunk) fillGroups(st *static, next *chunk) {
 			gl.ends |= end << (4 * (v - lo))
 		}
 	}
-	g.overPos = make([]uint32, over)
-	// Three spare tags, so that four can be read from any entry.
-	g.overTags = make([]uint16, over+3)
+	// Read at random like the lines, so mapped like them. Three spare tags,
+	// so that four can be read from any entry.
+	g.overPos = makeTable[uint32](st, int(over))
+	g.overTags = makeTable[uint16](st, int(over)+3)
 	for i, h := range codes {
 		v := extract(h, c.start, c.width)
 		tag := uint16(extract(h, g.tagStart, g.tagWidth))
