@@ -116,10 +116,12 @@ func (c *chunk) fillGroups(st *static, next *chunk) {
 			gl.ends |= end << (4 * (v - lo))
 		}
 	}
-	// Read at random like the lines, so mapped like them. Three spare tags,
-	// so that four can be read from any entry.
-	g.overPos = makeTable[uint32](st, int(over))
-	g.overTags = makeTable[uint16](st, int(over)+3)
+	// From the Go heap, which reuses what the build freed: mapped like the
+	// lines, at 100 million codes they raised the peak RSS while building
+	// from 16.1 to 21.3 GiB, and were no faster. Three spare tags, so that
+	// four can be read from any entry.
+	g.overPos = make([]uint32, over)
+	g.overTags = make([]uint16, over+3)
 	for i, h := range codes {
 		v := extract(h, c.start, c.width)
 		tag := uint16(extract(h, g.tagStart, g.tagWidth))
