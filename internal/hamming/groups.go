@@ -125,7 +125,8 @@ func (c *chunk) fillGroups(st *static, next *chunk) {
 	for i, h := range codes {
 		v := extract(h, c.start, c.width)
 		tag := uint16(extract(h, g.tagStart, g.tagWidth))
-		gl := &g.lines[v/g.per]
+		l, _ := g.line(v)
+		gl := &g.lines[l]
 		k := counts[v]
 		counts[v]++
 		if gl.ends == overflowed {
@@ -198,52 +199,45 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	var rad, t2 [32]int
 	radii(rad[:m], r)
 	pairBounds(t2[:m], rad[:m], r)
-	var first [33]int // each chunk's first probe
-	n := 0
-	for t := range st.chunks {
-		first[t] = n
-		masks, _ := s.neighbourhood(st.chunks[t].width, rad[t])
-		n += len(masks)
-	}
-	first[m] = n
-	s.keys = slices.Grow(s.keys[:0], n)[:n]
-	s.addrs = slices.Grow(s.addrs[:0], n)[:n]
+	var qt [32]uint32  // the query's tag in each chunk
+	var ends [32][]int // each chunk's rings' ends in its masks
+	var first [33]int  // each chunk's first probe
+	s.keys, s.addrs = s.keys[:0], s.addrs[:0]
 	for t := range st.chunks {
 		c := &st.chunks[t]
 		g := &c.groups
 		qv[t] = extract(h, c.start, c.width)
+		qt[t] = extract(h, g.tagStart, g.tagWidth)
+		first[t] = len(s.keys)
 		base := uintptr(unsafe.Pointer(unsafe.SliceData(g.lines)))
-		masks, _ := s.neighbourhood(c.width, rad[t])
-		keys, addrs := s.keys[first[t]:first[t+1]], s.addrs[first[t]:first[t+1]]
-		for j, mask := range masks {
+		var masks []uint32
+		masks, ends[t] = s.neighbourhood(c.width, rad[t])
+		for _, mask := range masks {
 			l, i := g.line(qv[t] ^ mask)
-			keys[j] = l<<3 | i
-			addrs[j] = base + uintptr(l)*unsafe.Sizeof(groupLine{})
+			s.keys = append(s.keys, l<<3|i)
+			s.addrs = append(s.addrs, base+uintptr(l)*unsafe.Sizeof(groupLine{}))
 		}
 	}
+	n := len(s.keys)
+	first[m] = n
 	prefetchAll(s.addrs[:min(ahead, n)])
 	s.cands = s.cands[:0]
 	s.spans = s.spans[:0] // overflowed buckets, read last
 	for t := range st.chunks {
-		c := &st.chunks[t]
-		g := &c.groups
-		lines := g.lines
-		qtag := extract(h, g.tagStart, g.tagWidth)
-		_, ends := s.neighbourhood(c.width, rad[t])
+		lines, qtag := st.chunks[t].groups.lines, qt[t]
 		p := first[t]
 		for ring := range rad[t] + 1 {
 			bound := t2[t] - ring
 			// A lane's count plus this has its top bit set past bound.
 			over := uint64(0x7fff-bound) * lanes
-			for ; p < first[t]+ends[ring]; p++ {
+			for ; p < first[t]+ends[t][ring]; p++ {
 				if p%16 == 0 && p+ahead < n {
 					prefetchAll(s.addrs[p+ahead : min(p+ahead+16, n)])
 				}
 				k := s.keys[p]
 				gl := &lines[k>>3]
 				i := k & 7
-				e := uint64(gl.ends) << 4
-				lo, hi := uint32(e>>(4*i))&15, uint32(e>>(4*i+4))&15
+				lo, hi := gl.slots(i)
 				if gl.ends == overflowed || hi-lo > 4 {
 					s.spans = append(s.spans, span{t: uint32(t), ring: uint32(ring), key: k})
 					continue
@@ -269,8 +263,7 @@ func (st *static) rangeFunc(h pdq.Hash, r int, s *scratch, fn func(Match)) {
 	}
 	for _, sp := range s.spans {
 		g := &st.chunks[sp.t].groups
-		qtag := extract(h, g.tagStart, g.tagWidth)
-		s.cands = g.appendCands(s.cands, &g.lines[sp.key>>3], sp.key&7, sp.t, qtag, t2[sp.t]-int(sp.ring))
+		s.cands = g.appendCands(s.cands, &g.lines[sp.key>>3], sp.key&7, sp.t, qt[sp.t], t2[sp.t]-int(sp.ring))
 	}
 	nc := len(s.cands)
 	s.addrs = slices.Grow(s.addrs[:0], nc)[:nc]
@@ -308,8 +301,14 @@ func (g *groups) bucket(gl *groupLine, i uint32) []uint32 {
 	if gl.ends == overflowed {
 		return g.overPos[gl.pos[i]:gl.pos[i+1]]
 	}
+	lo, hi := gl.slots(i)
+	return gl.pos[lo:hi]
+}
+
+// slots returns the slots [lo, hi) of value i in a line not overflowed.
+func (gl *groupLine) slots(i uint32) (lo, hi uint32) {
 	e := uint64(gl.ends) << 4
-	return gl.pos[e>>(4*i)&15 : e>>(4*i+4)&15]
+	return uint32(e>>(4*i)) & 15, uint32(e>>(4*i+4)) & 15
 }
 
 // appendCands appends the entries of value i of line gl whose tags pass
@@ -320,7 +319,8 @@ func (g *groups) appendCands(cands []cand, gl *groupLine, i, t, qtag uint32, bou
 	if gl.ends == overflowed {
 		tags = unsafe.Pointer(&g.overTags[gl.pos[i]])
 	} else {
-		tags = unsafe.Pointer(&gl.tags[uint64(gl.ends)<<4>>(4*i)&15])
+		lo, _ := gl.slots(i)
+		tags = unsafe.Pointer(&gl.tags[lo])
 	}
 	over := uint64(0x7fff-bound) * lanes
 	for j := 0; j < len(pos); j += 4 {
